@@ -1,0 +1,103 @@
+"""Settings built from CLI flags and ``TRUSTBOT_*`` environment variables.
+
+This is the only module that reads ``os.environ``; everything else gets explicit arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trustbot.errors import BadInput
+
+DEFAULT_CORPUS = Path("corpus")
+DEFAULT_INDEX = Path("index")
+MAX_QUESTION_CHARS = 1000
+
+
+def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the corpus and index live and which model embeds them."""
+
+    corpus_dir: Path = DEFAULT_CORPUS
+    index_dir: Path = DEFAULT_INDEX
+    # A local sentence-transformers model folder; None means the bundled all-MiniLM-L6-v2.
+    model_path: Path | None = None
+    debug: bool = False
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        corpus_dir: str | Path | None = None,
+        index_dir: str | Path | None = None,
+        model_path: str | Path | None = None,
+        debug: bool | None = None,
+    ) -> Settings:
+        """Flags win over the environment, which wins over the defaults."""
+        env = _env(environ)
+        corpus = corpus_dir or env.get("TRUSTBOT_CORPUS_DIR") or DEFAULT_CORPUS
+        index = index_dir or env.get("TRUSTBOT_INDEX_DIR") or DEFAULT_INDEX
+        model = model_path or env.get("TRUSTBOT_MODEL") or None
+        dbg = debug if debug is not None else env.get("TRUSTBOT_DEBUG", "") not in ("", "0")
+        return cls(
+            corpus_dir=Path(corpus),
+            index_dir=Path(index),
+            model_path=Path(model) if model else None,
+            debug=dbg,
+        )
+
+
+def _id_set(raw: str | None, name: str) -> frozenset[int]:
+    if not raw:
+        return frozenset()
+    ids: set[int] = set()
+    for part in raw.replace(";", ",").replace(" ", ",").split(","):
+        if not part:
+            continue
+        try:
+            ids.add(int(part))
+        except ValueError:
+            raise BadInput(f"{name} must be a comma-separated list of numeric ids, got {part!r}") from None
+    return frozenset(ids)
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """Telegram bot settings (token, server, access control, limits)."""
+
+    token: str = ""
+    base_url: str | None = None
+    allowed_chats: frozenset[int] = field(default_factory=frozenset)
+    allowed_users: frozenset[int] = field(default_factory=frozenset)
+    admin_users: frozenset[int] = field(default_factory=frozenset)
+    # Questions per user per minute before the bot asks them to slow down.
+    rate_limit_per_minute: int = 10
+    workers: int = 2
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
+        """Read ``TELEGRAM_BOT_TOKEN`` and ``TRUSTBOT_TELEGRAM_*``; explicit overrides win."""
+        env = _env(environ)
+        values: dict[str, object] = {
+            "token": env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+            "base_url": env.get("TRUSTBOT_TELEGRAM_BASE_URL") or None,
+            "allowed_chats": _id_set(env.get("TRUSTBOT_ALLOWED_CHATS"), "TRUSTBOT_ALLOWED_CHATS"),
+            "allowed_users": _id_set(env.get("TRUSTBOT_ALLOWED_USERS"), "TRUSTBOT_ALLOWED_USERS"),
+            "admin_users": _id_set(env.get("TRUSTBOT_ADMIN_USERS"), "TRUSTBOT_ADMIN_USERS"),
+        }
+        rate = env.get("TRUSTBOT_RATE_LIMIT_PER_MINUTE")
+        if rate:
+            try:
+                values["rate_limit_per_minute"] = int(rate)
+            except ValueError:
+                raise BadInput("TRUSTBOT_RATE_LIMIT_PER_MINUTE must be a whole number") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
