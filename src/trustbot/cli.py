@@ -1,0 +1,391 @@
+"""The ``trustbot`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from trustbot.config import Settings
+from trustbot.errors import BadInput, TrustbotError
+
+if TYPE_CHECKING:
+    from trustbot.answer import Answer, Answerer
+
+F = TypeVar("F", bound=Callable[..., Any])
+QUIT_WORDS = frozenset({"quit", "exit", ":q", "/quit"})
+
+
+def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    # Global options may come before or after the subcommand; the last one given wins.
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None and value is not False:
+            root = ctx.find_root()
+            root.meta[f"trustbot.{name}"] = value
+        return value
+
+    return callback
+
+
+def global_options(func: F) -> F:
+    """``--corpus``, ``--index``, ``--model``, ``--debug`` on the group and on every command."""
+    opts = [
+        click.option(
+            "--corpus",
+            type=click.Path(path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_remember("corpus"),
+            help="Corpus folder [env TRUSTBOT_CORPUS_DIR; default ./corpus].",
+        ),
+        click.option(
+            "--index",
+            type=click.Path(path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_remember("index"),
+            help="Index folder [env TRUSTBOT_INDEX_DIR; default ./index].",
+        ),
+        click.option(
+            "--model",
+            type=click.Path(path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_remember("model"),
+            help="A local sentence-transformers model folder [env TRUSTBOT_MODEL; "
+            "default: the bundled all-MiniLM-L6-v2].",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            default=False,
+            expose_value=False,
+            callback=_remember("debug"),
+            help="Show tracebacks and debug logs.",
+        ),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def settings() -> Settings:
+    """The settings for this invocation: flags, then ``TRUSTBOT_*`` env, then defaults."""
+    meta = click.get_current_context().find_root().meta
+    return Settings.from_env(
+        corpus_dir=meta.get("trustbot.corpus"),
+        index_dir=meta.get("trustbot.index"),
+        model_path=meta.get("trustbot.model"),
+        debug=bool(meta.get("trustbot.debug")) or None,
+    )
+
+
+def _color(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return bool(stream.isatty()) and "NO_COLOR" not in os.environ
+
+
+def _fail(message: str) -> None:
+    click.echo(f"trustbot: error: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@global_options
+@click.version_option(package_name="trustbot")
+def cli() -> None:
+    """Ask questions about news articles; get back the sentences that answer them, cited."""
+
+
+def open_answerer() -> Answerer:
+    """The answerer for this invocation's corpus and index."""
+    from trustbot.answer import Answerer
+
+    return Answerer.open(settings())
+
+
+def _questions(lines: Iterable[str]) -> Iterator[str]:
+    for line in lines:
+        if line.strip():
+            yield line.rstrip("\r\n")
+
+
+def _emit(answer: Answer, as_json: bool) -> None:
+    from trustbot.render import to_json, to_text
+
+    if as_json:
+        click.echo(to_json(answer))
+    else:
+        click.echo(to_text(answer, color=_color()))
+
+
+@cli.command()
+@global_options
+@click.argument("question", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question, per line.")
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, 10),
+    default=3,
+    show_default=True,
+    help="At most this many cited sentences.",
+)
+def ask(question: tuple[str, ...], as_json: bool, top_k: int) -> None:
+    """Answer QUESTION with cited sentences (no QUESTION: one question per stdin line)."""
+    from trustbot.answer import clean_question
+
+    if question:
+        q = clean_question(" ".join(question))
+        _emit(open_answerer().ask(q, top_k=top_k), as_json)
+        return
+    answerer: Answerer | None = None
+    bad = 0
+    for line in _questions(sys.stdin):
+        try:
+            q = clean_question(line)
+        except BadInput as err:
+            # One bad line must not lose the answers to the others.
+            _fail(str(err))
+            bad += 1
+            continue
+        answerer = answerer or open_answerer()
+        _emit(answerer.ask(q, top_k=top_k), as_json)
+        sys.stdout.flush()
+    if answerer is None and not bad:
+        raise BadInput("no question given: pass one as an argument or one per line on stdin")
+    if bad:
+        raise click.exceptions.Exit(2)
+
+
+def _read_interactive() -> Iterator[str]:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import InMemoryHistory
+
+    session: PromptSession[str] = PromptSession(history=InMemoryHistory())
+    while True:
+        try:
+            yield session.prompt("? ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return
+
+
+@cli.command()
+@global_options
+@click.option(
+    "--top-k", type=click.IntRange(1, 10), default=3, show_default=True,
+    help="At most this many cited sentences.",
+)
+def chat(top_k: int) -> None:
+    """Ask questions one after another; `quit` or Ctrl-D ends the session."""
+    answerer = open_answerer()
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if interactive:
+        titles = ", ".join(a.title for a in answerer.articles[:3])
+        more = len(answerer.articles) - 3
+        click.echo(
+            f"trustbot knows {len(answerer.articles)} article(s): {titles}"
+            + (f" and {more} more" if more > 0 else "")
+            + ".\nAsk a question; `quit` or Ctrl-D ends."
+        )
+    lines = _read_interactive() if interactive else (line.rstrip("\r\n") for line in sys.stdin)
+    for line in lines:
+        if line.strip().lower() in QUIT_WORDS:
+            break
+        if not line.strip():
+            continue
+        try:
+            answer = answerer.ask(line, top_k=top_k)
+        except BadInput as err:
+            _fail(str(err))
+            continue
+        click.echo(to_text_for_chat(answer))
+        if interactive:
+            click.echo()
+        sys.stdout.flush()
+
+
+def to_text_for_chat(answer: Answer) -> str:
+    """Chat answers are the same text the ``ask`` command prints."""
+    from trustbot.render import to_text
+
+    return to_text(answer, color=_color())
+
+
+@cli.group()
+@global_options
+def index() -> None:
+    """Build the index or show what it holds."""
+
+
+class _Progress:
+    """A rich progress bar on a terminal; nothing when output is piped."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def build_index(*, reuse: bool, only_if_stale: bool = False) -> None:
+    """(Re)build the index from the corpus and print a one-line summary."""
+    from trustbot.corpus import load_corpus
+    from trustbot.embed import make_embedder
+    from trustbot.errors import IndexCorrupt, IndexMissing, IndexStale
+    from trustbot.store import check_model, read_manifest, stale_reason, write_index
+
+    s = settings()
+    articles = load_corpus(s.corpus_dir)
+    embedder = make_embedder(s.model_path)
+    if only_if_stale:
+        try:
+            manifest = read_manifest(s.index_dir)
+            check_model(manifest, embedder, s.index_dir)
+            if stale_reason(manifest, articles) is None:
+                click.echo(f"The index in {s.index_dir} is up to date.", err=True)
+                return
+        except (IndexMissing, IndexStale, IndexCorrupt):
+            pass
+    with _Progress("Embedding sentences") as progress:
+        report = write_index(s.index_dir, articles, embedder, reuse=reuse, progress=progress)
+    click.echo(
+        f"Indexed {report.articles} article(s), {report.sentences} sentences "
+        f"({len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed; "
+        f"{report.sentences_embedded} sentences embedded) in {report.seconds:.1f}s "
+        f"-> {s.index_dir}",
+        err=True,
+    )
+
+
+@index.command("build")
+@global_options
+def index_build() -> None:
+    """Rebuild the whole index from the corpus."""
+    build_index(reuse=False)
+
+
+@index.command("update")
+@global_options
+def index_update() -> None:
+    """Bring the index up to date with the corpus; embeds only new or changed articles."""
+    build_index(reuse=True, only_if_stale=True)
+
+
+@index.command("status")
+@global_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def index_status(as_json: bool) -> None:
+    """What the index holds, and whether it matches the corpus."""
+    import json
+
+    from trustbot.corpus import load_corpus
+    from trustbot.store import read_manifest, stale_reason
+
+    s = settings()
+    manifest = read_manifest(s.index_dir)
+    try:
+        reason = stale_reason(manifest, load_corpus(s.corpus_dir))
+    except BadInput as err:
+        reason = str(err)
+    status = {
+        "articles": manifest["counts"]["articles"],
+        "sentences": manifest["counts"]["sentences"],
+        "model": manifest["model"]["id"],
+        "model_weights_sha256": manifest["model"]["weights_sha256"],
+        "dim": manifest["model"]["dim"],
+        "built_at": manifest["built_at"],
+        "fresh": reason is None,
+        "stale_reason": reason,
+        "format_version": manifest["format_version"],
+        "faiss": manifest.get("faiss", {}),
+        "index_dir": str(s.index_dir),
+        "corpus_dir": str(s.corpus_dir),
+        "items": [
+            {
+                "id": a["id"],
+                "title": a["title"],
+                "sha256": a["sha256"],
+                "sentences": a["sentences"],
+                "published": a.get("published"),
+                "url": a.get("url"),
+            }
+            for a in manifest["articles"]
+        ],
+    }
+    if as_json:
+        click.echo(json.dumps(status, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{status['articles']} article(s), {status['sentences']} sentences, "
+        f"model {status['model']}, built {status['built_at']}"
+    )
+    click.echo("fresh" if reason is None else f"stale ({reason}): run `trustbot index build`")
+    for item in status["items"]:
+        click.echo(f"  {item['id']}: {item['title']} ({item['sentences']} sentences)")
+
+
+def _configure_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "trustbot: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "urllib3", "filelock", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn errors into one-line messages and exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("TRUSTBOT_DEBUG", "") not in ("", "0")
+    _configure_logging(debug)
+    started = time.monotonic()
+    try:
+        cli.main(args=args, prog_name="trustbot", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except TrustbotError as err:
+        if debug:
+            logging.getLogger(__name__).exception("failed after %.2fs", time.monotonic() - started)
+        _fail(str(err))
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        # Output was piped into something that stopped reading (e.g. `| head`).
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as err:  # the last line of defence: never a traceback without --debug
+        if debug:
+            raise
+        _fail(f"{type(err).__name__}: {err} (run with --debug for the traceback)")
+        sys.exit(1)

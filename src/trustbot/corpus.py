@@ -1,0 +1,162 @@
+"""Reading article files (txt/md/html with front matter) into ``Article`` values."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trustbot.errors import CorpusError
+
+ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm")
+log = logging.getLogger(__name__)
+_ID_RUN = re.compile(r"[^a-z0-9]+")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
+_KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*?)[ \t]*\r?$")
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article. Quote offsets refer to ``body`` (the text after any front matter)."""
+
+    id: str
+    title: str
+    body: str
+    sha256: str
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    def meta(self) -> dict[str, str | None]:
+        """The article's metadata (everything but the body) as plain values."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "sha256": self.sha256,
+            "url": self.url,
+            "published": self.published,
+            "source": self.source,
+        }
+
+
+def article_id(path: str | Path) -> str:
+    """``Southern Health.txt`` -> ``southern-health`` (CONTRACT.md's rule)."""
+    return _ID_RUN.sub("-", Path(path).stem.lower())
+
+
+def title_from_id(aid: str) -> str:
+    """A readable title for an article without one: ``southern-health`` -> ``Southern health``."""
+    words = aid.replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else "Untitled"
+
+
+def content_hash(text: str) -> str:
+    """The sha256 of an article's text; identical text means the same article."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split ``---`` front matter from the body. Returns (metadata, body)."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in match.group(1).splitlines():
+        kv = _KEY_VALUE.match(line)
+        if kv and kv.group(2):
+            meta[kv.group(1).lower()] = _unquote(kv.group(2))
+    return meta, text[match.end() :]
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 text of a file, or a ``CorpusError`` naming it."""
+    if b"\x00" in data:
+        raise CorpusError(f"{name}: looks like a binary file, not an article")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CorpusError(
+            f"{name}: not UTF-8 text (bad byte at position {err.start}); save it as UTF-8"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def parse_article(text: str, aid: str, path: Path | None = None) -> Article:
+    """Build an ``Article`` from a ``.txt``/``.md`` file's text."""
+    meta, body = parse_front_matter(text)
+    if not body.strip():
+        name = path.name if path else aid
+        raise CorpusError(f"{name}: the article has no text")
+    return Article(
+        id=aid,
+        title=meta.get("title") or title_from_id(aid),
+        body=body,
+        sha256=content_hash(text),
+        url=meta.get("url"),
+        published=meta.get("published") or meta.get("date"),
+        source=meta.get("source"),
+        path=path,
+    )
+
+
+def read_article(path: Path) -> Article:
+    """Read one article file. Raises ``CorpusError`` with the file's name on bad input."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CorpusError(f"{path}: cannot read it ({err.strerror or err})") from None
+    text = decode(data, path.name)
+    aid = article_id(path)
+    if path.suffix.lower() in (".html", ".htm"):
+        from trustbot.html import article_from_html
+
+        return article_from_html(text, aid, path)
+    return parse_article(text, aid, path)
+
+
+def article_files(folder: Path) -> list[Path]:
+    """The article files directly inside ``folder``, sorted by name (hidden files skipped)."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ARTICLE_SUFFIXES
+    )
+
+
+def load_corpus(folder: Path) -> list[Article]:
+    """Every article in the corpus folder. Raises ``CorpusError`` if there are none."""
+    if not folder.is_dir():
+        raise CorpusError(
+            f"corpus folder {folder} does not exist; create it or pass --corpus DIR"
+        )
+    articles: dict[str, Article] = {}
+    by_hash: dict[str, str] = {}
+    for path in article_files(folder):
+        art = read_article(path)
+        if art.sha256 in by_hash:
+            # Identical text under another name is one article, not two.
+            log.warning("%s: same text as article %r; not indexed twice", path.name, by_hash[art.sha256])
+            continue
+        by_hash[art.sha256] = art.id
+        if art.id in articles:
+            other = articles[art.id].path
+            raise CorpusError(
+                f"{path.name} and {other.name if other else '?'} have the same article id "
+                f"{art.id!r}; rename one"
+            )
+        articles[art.id] = art
+    if not articles:
+        raise CorpusError(
+            f"corpus folder {folder} has no articles (.txt, .md or .html); "
+            "add one with `trustbot ingest FILE`"
+        )
+    return list(articles.values())

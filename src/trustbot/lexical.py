@@ -1,0 +1,73 @@
+"""The lexical (BM25) side of retrieval, on bm25s with an English Snowball stemmer."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+# bm25s logs and shows progress bars by default; we are a library here.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed tokens of each text."""
+    import bm25s
+
+    return bm25s.tokenize(  # type: ignore[no-any-return]
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+
+
+class LexicalIndex:
+    """BM25 scores over the sentence table (row ``i`` = FAISS row ``i``)."""
+
+    def __init__(self, retriever: Any, size: int) -> None:
+        self._retriever = retriever
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        # bm25s cannot index an empty corpus; an index of one empty document scores 0 for all.
+        tokens = tokenize(texts) if texts else [[]]
+        retriever.index(tokens, show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, folder: Path) -> None:
+        self._retriever.save(str(folder), show_progress=False)
+        (folder / "size.txt").write_text(str(self.size))
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        size = int((folder / "size.txt").read_text())
+        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        return cls(retriever, size)
+
+    def scores(self, query: str) -> NDArray[np.float32]:
+        """BM25 score of every row for ``query`` (zeros when no query term is indexed)."""
+        if self.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        tokens = [t for t in tokenize([query])[0] if t in self._retriever.vocab_dict]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)[: self.size]
+

@@ -1,0 +1,46 @@
+"""Answer -> terminal text, JSON (and Telegram HTML, in ``telegram_render``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from trustbot.answer import Answer
+
+
+def answer_dict(answer: Answer) -> dict[str, Any]:
+    """The CONTRACT.md JSON object for one answer."""
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "answer": answer.text,
+        "citations": [asdict(c) for c in answer.citations],
+    }
+
+
+def to_json(answer: Answer) -> str:
+    """One line of JSON (``ask --json``)."""
+    return json.dumps(answer_dict(answer), ensure_ascii=False)
+
+
+def to_text(answer: Answer, *, color: bool = False) -> str:
+    """The answer with [n] markers, then the numbered quoted sources."""
+
+    def style(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    if not answer.answered:
+        return style(answer.text, "33")
+    lines = []
+    for c in answer.citations:
+        lines.append(f"{c.text} {style(f'[{c.n}]', '36')}")
+    lines += ["", style("Sources:", "1")]
+    for c in answer.citations:
+        where = f"{c.title} — {c.article_id}, sentence {c.sentence_index + 1}"
+        if c.published:
+            where += f", {c.published}"
+        if c.url:
+            where += f", {c.url}"
+        lines.append(f"{style(f'[{c.n}]', '36')} {style(where, '2')}")
+    return "\n".join(lines)

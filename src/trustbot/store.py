@@ -1,0 +1,471 @@
+"""The on-disk index: FAISS vectors, sentence table, lexical index and manifest.
+
+Layout of ``index/``::
+
+    manifest.json            the commit point: written last, atomically (tmp + os.replace)
+    articles/<sha>.<v>.json  each article's body, metadata and sentence offsets (content-addressed)
+    vectors/<sha>.<key>.npy  each article's sentence vectors (content- and model-addressed)
+    gen-<stamp>/             one generation: vectors.faiss, table.json, lexical/ (bm25s)
+    .lock                    serialises writers
+
+A write builds a new generation folder next to the live one and then replaces ``manifest.json``,
+so a reader (the running bot) sees either the old index or the new one, never half of one, and a
+crash at any point leaves the previous manifest and everything it points at intact. Per-article
+files are addressed by content, so an incremental update embeds only new or changed articles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from trustbot.corpus import Article
+from trustbot.embed import Embedder
+from trustbot.errors import IndexCorrupt, IndexLocked, IndexMissing, IndexStale
+from trustbot.text import Sentence, quote_speakers, split_sentences
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+# Bump when split_sentences/quote_speakers change what they return: cached spans are re-made.
+TEXT_VERSION = 1
+# Bump when passage_inputs changes what is embedded: cached vectors are re-made.
+EMBED_RECIPE = "sentence-v1"
+MANIFEST = "manifest.json"
+REBUILD_HINT = "run `trustbot index build`"
+
+Progress = Callable[[int, int], None]
+
+
+def passage_inputs(article: Article, sentences: Sequence[Sentence]) -> list[str]:
+    """The text embedded for each sentence (the citation itself is always the bare sentence)."""
+    return [article.body[s.start : s.end] for s in sentences]
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An indexed article: its metadata, body and sentence offsets."""
+
+    id: str
+    title: str
+    sha256: str
+    body: str
+    sentences: tuple[Sentence, ...]
+    speakers: tuple[int | None, ...]
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+
+    def text(self, i: int) -> str:
+        """Sentence ``i``, cut from the body by its offsets."""
+        s = self.sentences[i]
+        return self.body[s.start : s.end]
+
+
+@dataclass
+class WriteReport:
+    """What one index write did."""
+
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    removed: list[str]
+    sentences_embedded: int
+    seconds: float
+    articles: int
+    sentences: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def write_lock(index_dir: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold the index's writer lock; wait up to ``timeout`` seconds for another writer."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("a") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexLocked(
+                        f"another trustbot process is writing the index in {index_dir}; "
+                        "wait for it to finish and try again"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    """The live manifest. Raises ``IndexMissing``/``IndexCorrupt`` with the fix."""
+    path = index_dir / MANIFEST
+    if not path.is_file():
+        raise IndexMissing(f"there is no index in {index_dir}; {REBUILD_HINT} to build it")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise IndexCorrupt(f"the index manifest {path} is unreadable ({err}); {REBUILD_HINT}") from None
+    if not isinstance(manifest, dict) or "format_version" not in manifest:
+        raise IndexCorrupt(f"the index manifest {path} is not a trustbot manifest; {REBUILD_HINT}")
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise IndexStale(
+            f"the index in {index_dir} has format version {manifest['format_version']}, "
+            f"this trustbot reads version {FORMAT_VERSION}; {REBUILD_HINT}"
+        )
+    return manifest
+
+
+def stale_reason(manifest: dict[str, Any], articles: Sequence[Article]) -> str | None:
+    """Why the index no longer matches the corpus, or None when it does."""
+    indexed = {a["id"]: a["sha256"] for a in manifest.get("articles", [])}
+    current = {a.id: a.sha256 for a in articles}
+    added = sorted(current.keys() - indexed.keys())
+    removed = sorted(indexed.keys() - current.keys())
+    changed = sorted(k for k in current.keys() & indexed.keys() if current[k] != indexed[k])
+    parts = []
+    for label, ids in (("new", added), ("changed", changed), ("removed", removed)):
+        if ids:
+            shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+            parts.append(f"{label}: {shown}")
+    return "; ".join(parts) if parts else None
+
+
+def check_model(manifest: dict[str, Any], embedder: Embedder, index_dir: Path) -> None:
+    """Refuse an index built with another model than ``embedder``."""
+    model = manifest.get("model", {})
+    if model.get("id") != embedder.model_id or model.get("weights_sha256") != embedder.weights_sha256:
+        raise IndexStale(
+            f"the index in {index_dir} was built with model {model.get('id')!r} "
+            f"(weights {str(model.get('weights_sha256'))[:12]}…), not {embedder.model_id!r} "
+            f"(weights {embedder.weights_sha256[:12]}…); {REBUILD_HINT}"
+        )
+
+
+def _article_file(a: Article) -> str:
+    return f"articles/{a.sha256}.t{TEXT_VERSION}.json"
+
+
+def _vectors_file(a: Article, embedder: Embedder) -> str:
+    return f"vectors/{a.sha256}.t{TEXT_VERSION}.{EMBED_RECIPE}.{embedder.weights_sha256[:16]}.npy"
+
+
+def _save_article(index_dir: Path, a: Article) -> StoredArticle:
+    sentences = split_sentences(a.body)
+    speakers = quote_speakers(a.body, sentences)
+    stored = StoredArticle(
+        id=a.id,
+        title=a.title,
+        sha256=a.sha256,
+        body=a.body,
+        sentences=tuple(sentences),
+        speakers=tuple(speakers),
+        url=a.url,
+        published=a.published,
+        source=a.source,
+    )
+    payload = {
+        **a.meta(),
+        "body": a.body,
+        "sentences": [[s.start, s.end, s.paragraph] for s in sentences],
+        "speakers": speakers,
+    }
+    path = index_dir / _article_file(a)
+    path.parent.mkdir(exist_ok=True)
+    _atomic_write(path, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    return stored
+
+
+def _load_article(index_dir: Path, entry: dict[str, Any]) -> StoredArticle:
+    path = index_dir / entry["file"]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        sentences = tuple(
+            Sentence(index=i, start=s, end=e, paragraph=p)
+            for i, (s, e, p) in enumerate(data["sentences"])
+        )
+        return StoredArticle(
+            id=entry["id"],
+            title=entry["title"],
+            sha256=entry["sha256"],
+            body=data["body"],
+            sentences=sentences,
+            speakers=tuple(data["speakers"]),
+            url=entry.get("url"),
+            published=entry.get("published"),
+            source=entry.get("source"),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise IndexCorrupt(f"index file {path} is unreadable ({err}); {REBUILD_HINT}") from None
+
+
+def _gc(index_dir: Path, keep: set[str]) -> None:
+    """Delete generations and content files that no manifest we keep refers to."""
+    for child in index_dir.iterdir():
+        if child.name.startswith("gen-") and child.name not in keep:
+            shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(f".{MANIFEST}.") and child.name.endswith(".tmp"):
+            child.unlink(missing_ok=True)
+    for sub in ("articles", "vectors"):
+        folder = index_dir / sub
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f"{sub}/{f.name}" not in keep:
+                    f.unlink(missing_ok=True)
+
+
+def _manifest_refs(manifest: dict[str, Any] | None) -> set[str]:
+    if not manifest:
+        return set()
+    refs = {str(manifest.get("generation"))}
+    for a in manifest.get("articles", []):
+        refs.update((a["file"], a["vectors"]))
+    return refs
+
+
+def write_index(
+    index_dir: Path,
+    articles: Sequence[Article],
+    embedder: Embedder,
+    *,
+    reuse: bool = True,
+    progress: Progress | None = None,
+) -> WriteReport:
+    """Make the index hold exactly ``articles``, atomically.
+
+    With ``reuse`` (incremental), articles whose content and model are unchanged keep their
+    stored sentences and vectors and only new or changed ones are embedded; without it
+    (``index build``) every article is split and embedded again.
+    """
+    started = time.monotonic()
+    with write_lock(index_dir):
+        old: dict[str, Any] | None
+        try:
+            old = read_manifest(index_dir)
+        except (IndexMissing, IndexCorrupt, IndexStale):
+            old = None
+        old_shas = {a["id"]: a["sha256"] for a in old["articles"]} if old else {}
+        # Keep the live generation and what it points at until the new manifest is in place.
+        _gc(index_dir, _manifest_refs(old) | ({str(old.get("previous"))} if old else set()))
+
+        gen = f"gen-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        gen_dir = index_dir / gen
+        gen_dir.mkdir(parents=True)
+        (index_dir / "vectors").mkdir(exist_ok=True)
+
+        stored: list[StoredArticle] = []
+        blocks: list[NDArray[np.float32]] = []
+        entries: list[dict[str, Any]] = []
+        embedded = 0
+        total = sum(len(a.body) for a in articles) or 1
+        done = 0
+        for a in articles:
+            art_path = index_dir / _article_file(a)
+            vec_path = index_dir / _vectors_file(a, embedder)
+            cached = reuse and art_path.is_file() and vec_path.is_file()
+            vectors: NDArray[np.float32] | None = None
+            if cached:
+                sa = _load_article(index_dir, {**a.meta(), "file": _article_file(a)})
+                try:
+                    vectors = np.load(vec_path)
+                except (OSError, ValueError):
+                    vectors = None
+                if vectors is None or vectors.shape != (len(sa.sentences), embedder.dim):
+                    cached = False
+            if not cached:
+                sa = _save_article(index_dir, a)
+                vectors = embedder.encode(passage_inputs(a, sa.sentences))
+                if vectors.shape[0] == 0:
+                    vectors = np.zeros((0, embedder.dim), dtype=np.float32)
+                buf = _npy_bytes(vectors)
+                _atomic_write(vec_path, buf)
+                embedded += len(sa.sentences)
+            assert vectors is not None
+            stored.append(sa)
+            blocks.append(vectors)
+            entries.append(
+                {
+                    **a.meta(),
+                    "sentences": len(sa.sentences),
+                    "file": _article_file(a),
+                    "vectors": _vectors_file(a, embedder),
+                }
+            )
+            done += len(a.body)
+            if progress:
+                progress(done, total)
+
+        matrix = (
+            np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float32)
+        )
+        _write_generation(gen_dir, stored, matrix)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": {
+                "id": embedder.model_id,
+                "dim": embedder.dim,
+                "weights_sha256": embedder.weights_sha256,
+            },
+            "embed_recipe": EMBED_RECIPE,
+            "text_version": TEXT_VERSION,
+            "built_at": _now(),
+            "generation": gen,
+            "previous": old.get("generation") if old else None,
+            "faiss": {"type": "IndexFlatIP", "metric": "inner_product"},
+            "counts": {"articles": len(stored), "sentences": int(matrix.shape[0])},
+            "articles": entries,
+        }
+        _fsync_dir(gen_dir)
+        _atomic_write(
+            index_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+        )
+        _fsync_dir(index_dir)
+        _gc(index_dir, _manifest_refs(manifest) | ({str(old.get("generation"))} if old else set()))
+
+    new_ids = {a.id: a.sha256 for a in articles}
+    return WriteReport(
+        added=sorted(k for k in new_ids if k not in old_shas),
+        updated=sorted(k for k in new_ids if k in old_shas and old_shas[k] != new_ids[k]),
+        unchanged=sorted(k for k in new_ids if old_shas.get(k) == new_ids[k]),
+        removed=sorted(k for k in old_shas if k not in new_ids),
+        sentences_embedded=embedded,
+        seconds=time.monotonic() - started,
+        articles=len(stored),
+        sentences=int(matrix.shape[0]),
+    )
+
+
+def _npy_bytes(array: NDArray[np.float32]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def _write_generation(gen_dir: Path, stored: Sequence[StoredArticle], matrix: NDArray[np.float32]) -> None:
+    import faiss
+
+    from trustbot.lexical import LexicalIndex
+
+    # Exact inner-product search over normalised vectors (= cosine). At news-corpus sizes a
+    # flat index answers in milliseconds and rebuilding it from the cached per-article vectors
+    # is a memory copy, which is what makes add/delete cheap without re-embedding.
+    index = faiss.IndexFlatIP(matrix.shape[1])
+    if matrix.shape[0]:
+        index.add(matrix)
+    faiss.write_index(index, str(gen_dir / "vectors.faiss"))
+    table = [[ai, si] for ai, a in enumerate(stored) for si in range(len(a.sentences))]
+    (gen_dir / "table.json").write_text(json.dumps(table))
+    texts = [a.text(i) for a in stored for i in range(len(a.sentences))]
+    LexicalIndex.build(texts).save(gen_dir / "lexical")
+
+
+@dataclass
+class LoadedIndex:
+    """A generation of the index, loaded and ready to search."""
+
+    index_dir: Path
+    manifest: dict[str, Any]
+    articles: list[StoredArticle]
+    # rows[i] = (position in ``articles``, sentence index) for FAISS/lexical row i
+    rows: list[tuple[int, int]]
+    faiss_index: Any
+    lexical: Any
+    _first_row: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Rows are laid out article by article, so a sentence's row is its article's first row
+        # plus its index.
+        self._first_row = {}
+        for row, (ai, si) in enumerate(self.rows):
+            if si == 0:
+                self._first_row[self.articles[ai].id] = row
+
+    def row_of(self, article_id: str, sentence_index: int) -> int | None:
+        """The search row of an article's sentence."""
+        first = self._first_row.get(article_id)
+        return None if first is None else first + sentence_index
+
+    @property
+    def generation(self) -> str:
+        return str(self.manifest["generation"])
+
+    def sentence(self, row: int) -> tuple[StoredArticle, int]:
+        """The article and sentence index behind a search row."""
+        ai, si = self.rows[row]
+        return self.articles[ai], si
+
+
+def load_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:
+    """Load the live generation. With ``embedder``, refuse an index built with another model."""
+    import faiss
+
+    from trustbot.lexical import LexicalIndex
+
+    manifest = read_manifest(index_dir)
+    if embedder is not None:
+        check_model(manifest, embedder, index_dir)
+    gen_dir = index_dir / str(manifest.get("generation"))
+    try:
+        articles = [_load_article(index_dir, entry) for entry in manifest["articles"]]
+        rows = [(int(a), int(s)) for a, s in json.loads((gen_dir / "table.json").read_text())]
+        faiss_index = faiss.read_index(str(gen_dir / "vectors.faiss"))
+        lexical = LexicalIndex.load(gen_dir / "lexical")
+    except IndexCorrupt:
+        raise
+    except Exception as err:  # faiss raises RuntimeError, json ValueError, files OSError
+        raise IndexCorrupt(
+            f"the index in {index_dir} is unreadable ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}); {REBUILD_HINT}"
+        ) from None
+    if faiss_index.ntotal != len(rows) or any(
+        not (0 <= a < len(articles) and 0 <= s < len(articles[a].sentences)) for a, s in rows
+    ):
+        raise IndexCorrupt(f"the index in {index_dir} is inconsistent; {REBUILD_HINT}")
+    return LoadedIndex(index_dir, manifest, articles, rows, faiss_index, lexical)
