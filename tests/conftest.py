@@ -34,8 +34,13 @@ class Run:
     err: str
 
 
-def trustbot(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-             cwd: Path | None = None, timeout: float = 300) -> Run:
+def trustbot(
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+) -> Run:
     """Run the real ``trustbot`` CLI in a subprocess."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTBOT_")}
     full_env.update(env or {})

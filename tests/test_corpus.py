@@ -26,7 +26,10 @@ def test_article_id_follows_the_contract(name: str, expected: str) -> None:
 
 
 def test_front_matter_is_parsed_and_body_offsets_start_after_it() -> None:
-    text = '---\ntitle: A "quoted" title\nurl: https://example.org/x\npublished: 2017-03-14\n---\nBody.\n'
+    text = (
+        '---\ntitle: A "quoted" title\nurl: https://example.org/x\n'
+        "published: 2017-03-14\n---\nBody.\n"
+    )
     meta, body = parse_front_matter(text)
     assert meta == {
         "title": 'A "quoted" title',
@@ -68,7 +71,7 @@ def test_crlf_text_keeps_exact_characters(tmp_path: Path) -> None:
 def test_non_utf8_file_is_named_in_the_error(tmp_path: Path) -> None:
     p = tmp_path / "latin.txt"
     p.write_bytes("café".encode("latin-1"))
-    with pytest.raises(CorpusError, match="latin.txt: not UTF-8"):
+    with pytest.raises(CorpusError, match=r"latin\.txt: not UTF-8"):
         read_article(p)
 
 

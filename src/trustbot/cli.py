@@ -179,7 +179,10 @@ def _read_interactive() -> Iterator[str]:
 @cli.command()
 @global_options
 @click.option(
-    "--top-k", type=click.IntRange(1, 10), default=3, show_default=True,
+    "--top-k",
+    type=click.IntRange(1, 10),
+    default=3,
+    show_default=True,
     help="At most this many cited sentences.",
 )
 def chat(top_k: int) -> None:
@@ -352,7 +355,9 @@ def index_status(as_json: bool) -> None:
 def _configure_logging(debug: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if debug else "trustbot: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        if debug
+        else "trustbot: %(message)s",
     )
     for noisy in ("httpx", "httpcore", "urllib3", "filelock", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -365,7 +370,9 @@ def main(argv: list[str] | None = None) -> None:
     _configure_logging(debug)
     started = time.monotonic()
     try:
-        cli.main(args=args, prog_name="trustbot", standalone_mode=False)
+        # Without standalone mode click returns a command's ``Exit`` code instead of exiting.
+        code = cli.main(args=args, prog_name="trustbot", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

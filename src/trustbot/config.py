@@ -65,7 +65,9 @@ def _id_set(raw: str | None, name: str) -> frozenset[int]:
         try:
             ids.add(int(part))
         except ValueError:
-            raise BadInput(f"{name} must be a comma-separated list of numeric ids, got {part!r}") from None
+            raise BadInput(
+                f"{name} must be a comma-separated list of numeric ids, got {part!r}"
+            ) from None
     return frozenset(ids)
 
 
@@ -81,6 +83,11 @@ class BotSettings:
     # Questions per user per minute before the bot asks them to slow down.
     rate_limit_per_minute: int = 10
     workers: int = 2
+    # Webhook mode (``trustbot bot --webhook-url``); None means long polling.
+    webhook_url: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    secret_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> BotSettings:
@@ -92,7 +99,16 @@ class BotSettings:
             "allowed_chats": _id_set(env.get("TRUSTBOT_ALLOWED_CHATS"), "TRUSTBOT_ALLOWED_CHATS"),
             "allowed_users": _id_set(env.get("TRUSTBOT_ALLOWED_USERS"), "TRUSTBOT_ALLOWED_USERS"),
             "admin_users": _id_set(env.get("TRUSTBOT_ADMIN_USERS"), "TRUSTBOT_ADMIN_USERS"),
+            "webhook_url": env.get("TRUSTBOT_WEBHOOK_URL") or None,
+            "listen": env.get("TRUSTBOT_WEBHOOK_LISTEN") or "127.0.0.1",
+            "secret_token": env.get("TRUSTBOT_WEBHOOK_SECRET") or None,
         }
+        port = env.get("TRUSTBOT_WEBHOOK_PORT")
+        if port:
+            try:
+                values["port"] = int(port)
+            except ValueError:
+                raise BadInput("TRUSTBOT_WEBHOOK_PORT must be a port number") from None
         rate = env.get("TRUSTBOT_RATE_LIMIT_PER_MINUTE")
         if rate:
             try:

@@ -135,16 +135,16 @@ def article_files(folder: Path) -> list[Path]:
 def load_corpus(folder: Path) -> list[Article]:
     """Every article in the corpus folder. Raises ``CorpusError`` if there are none."""
     if not folder.is_dir():
-        raise CorpusError(
-            f"corpus folder {folder} does not exist; create it or pass --corpus DIR"
-        )
+        raise CorpusError(f"corpus folder {folder} does not exist; create it or pass --corpus DIR")
     articles: dict[str, Article] = {}
     by_hash: dict[str, str] = {}
     for path in article_files(folder):
         art = read_article(path)
         if art.sha256 in by_hash:
             # Identical text under another name is one article, not two.
-            log.warning("%s: same text as article %r; not indexed twice", path.name, by_hash[art.sha256])
+            log.warning(
+                "%s: same text as article %r; not indexed twice", path.name, by_hash[art.sha256]
+            )
             continue
         by_hash[art.sha256] = art.id
         if art.id in articles:

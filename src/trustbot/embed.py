@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -84,10 +85,8 @@ def _cached_sha256(path: Path) -> str:
     except (OSError, ValueError, KeyError):
         pass
     sha = file_sha256(path)
-    try:
+    with contextlib.suppress(OSError):
         cache.write_text(json.dumps({"key": key, "sha256": sha}))
-    except OSError:
-        pass
     return sha
 
 
@@ -131,9 +130,15 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if self._model is None:
                 self.weights_sha256  # noqa: B018 - verify the weights before trusting them
+                # Offline by construction: nothing may reach a model hub.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
                 try:
                     self._model = SentenceTransformer(str(self.model_dir), device="cpu")
@@ -188,7 +193,8 @@ class HashEmbedder:
                     out[row, h % self._dim] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
-        return out / norms
+        result: NDArray[np.float32] = (out / norms).astype(np.float32)
+        return result
 
 
 def make_embedder(model_path: Path | None) -> Embedder:

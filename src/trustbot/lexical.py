@@ -13,8 +13,14 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-# bm25s logs and shows progress bars by default; we are a library here.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+@functools.lru_cache(maxsize=1)
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG on import; we are a library here.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @functools.lru_cache(maxsize=1)
@@ -26,9 +32,7 @@ def _stemmer() -> Any:
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed tokens of each text."""
-    import bm25s
-
-    return bm25s.tokenize(  # type: ignore[no-any-return]
+    return _bm25s().tokenize(  # type: ignore[no-any-return]
         list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
 
@@ -42,9 +46,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
-        import bm25s
-
-        retriever = bm25s.BM25()
+        retriever = _bm25s().BM25()
         # bm25s cannot index an empty corpus; an index of one empty document scores 0 for all.
         tokens = tokenize(texts) if texts else [[]]
         retriever.index(tokens, show_progress=False)
@@ -56,10 +58,8 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
-
         size = int((folder / "size.txt").read_text())
-        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        retriever = _bm25s().BM25.load(str(folder), show_progress=False)
         return cls(retriever, size)
 
     def scores(self, query: str) -> NDArray[np.float32]:
@@ -70,4 +70,3 @@ class LexicalIndex:
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)[: self.size]
-

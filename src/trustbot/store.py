@@ -150,7 +150,9 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise IndexCorrupt(f"the index manifest {path} is unreadable ({err}); {REBUILD_HINT}") from None
+        raise IndexCorrupt(
+            f"the index manifest {path} is unreadable ({err}); {REBUILD_HINT}"
+        ) from None
     if not isinstance(manifest, dict) or "format_version" not in manifest:
         raise IndexCorrupt(f"the index manifest {path} is not a trustbot manifest; {REBUILD_HINT}")
     if manifest["format_version"] != FORMAT_VERSION:
@@ -179,7 +181,10 @@ def stale_reason(manifest: dict[str, Any], articles: Sequence[Article]) -> str |
 def check_model(manifest: dict[str, Any], embedder: Embedder, index_dir: Path) -> None:
     """Refuse an index built with another model than ``embedder``."""
     model = manifest.get("model", {})
-    if model.get("id") != embedder.model_id or model.get("weights_sha256") != embedder.weights_sha256:
+    if (
+        model.get("id") != embedder.model_id
+        or model.get("weights_sha256") != embedder.weights_sha256
+    ):
         raise IndexStale(
             f"the index in {index_dir} was built with model {model.get('id')!r} "
             f"(weights {str(model.get('weights_sha256'))[:12]}…), not {embedder.model_id!r} "
@@ -340,9 +345,7 @@ def write_index(
             if progress:
                 progress(done, total)
 
-        matrix = (
-            np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float32)
-        )
+        matrix = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float32)
         _write_generation(gen_dir, stored, matrix)
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -388,7 +391,9 @@ def _npy_bytes(array: NDArray[np.float32]) -> bytes:
     return buf.getvalue()
 
 
-def _write_generation(gen_dir: Path, stored: Sequence[StoredArticle], matrix: NDArray[np.float32]) -> None:
+def _write_generation(
+    gen_dir: Path, stored: Sequence[StoredArticle], matrix: NDArray[np.float32]
+) -> None:
     import faiss
 
     from trustbot.lexical import LexicalIndex

@@ -1,0 +1,227 @@
+"""The real CLI, the real bundled model and the real FAISS index, end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import SEED, Workspace, make_workspace, trustbot
+
+pytestmark = pytest.mark.slow
+
+
+def body_of(path: Path) -> str:
+    from trustbot.corpus import read_article
+
+    return read_article(path).body
+
+
+def test_ask_quotes_the_chief_executive_sentence(seed_index: Workspace) -> None:
+    run = trustbot(*seed_index.args(), "ask", "--json", "Who is the chief executive of the trust?")
+    assert run.code == 0, run.err
+    answer = json.loads(run.out)
+    assert answer["answered"] is True
+    assert set(answer) >= {"question", "answered", "answer", "citations"}
+    first = answer["citations"][0]
+    assert first["text"].startswith("Nick Broughton, who became chief executive")
+    assert first["n"] == 1 and first["article_id"] == "southern-health"
+    assert "[1]" in answer["answer"]
+
+
+def test_every_citation_is_verbatim_by_offsets(seed_index: Workspace) -> None:
+    body = body_of(SEED)
+    raw = SEED.read_text(encoding="utf-8")
+    questions = [
+        "What did NHS Improvement lift?",
+        "How big is the annual turnover of Southern Health?",
+        "Which report claimed serious failings?",
+        "Who said the progress was encouraging?",
+        "What is Southern Health rated as?",
+    ]
+    run = trustbot(*seed_index.args(), "ask", "--json", input="\n".join(questions) + "\n")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert len(lines) == len(questions)
+    for line, q in zip(lines, questions, strict=True):
+        answer = json.loads(line)
+        assert answer["question"] == q
+        assert answer["answered"], q
+        for c in answer["citations"]:
+            assert body[c["start"] : c["end"]] == c["text"]
+            assert c["text"] in raw
+            assert isinstance(c["score"], float)
+        assert [c["n"] for c in answer["citations"]] == list(range(1, len(answer["citations"]) + 1))
+
+
+def test_turnover_question_finds_the_amount(seed_index: Workspace) -> None:
+    run = trustbot(*seed_index.args(), "ask", "--json", "What is the trust's annual turnover?")
+    first = json.loads(run.out)["citations"][0]
+    assert "£320m" in first["text"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "How do I bake sourdough bread?",
+        "Who won the football world cup in 1966?",
+    ],
+)
+def test_off_topic_question_is_not_answered(seed_index: Workspace, question: str) -> None:
+    run = trustbot(*seed_index.args(), "ask", "--json", question)
+    assert run.code == 0, run.err
+    answer = json.loads(run.out)
+    assert answer["answered"] is False
+    assert answer["citations"] == []
+    assert "don't say" in answer["answer"]
+
+
+def test_plain_text_answer_has_markers_and_sources(seed_index: Workspace) -> None:
+    run = trustbot(*seed_index.args(), "ask", "Who is the chief executive of the trust?")
+    assert run.code == 0, run.err
+    assert "Nick Broughton" in run.out and "[1]" in run.out and "Sources:" in run.out
+    assert "\x1b[" not in run.out  # no colour when piped
+
+
+def test_chat_reads_piped_lines_and_quit_exits_zero(seed_index: Workspace) -> None:
+    run = trustbot(
+        *seed_index.args(),
+        "chat",
+        input="Who is the chief executive?\n\nWhat is the capital of Peru?\nquit\nnever asked\n",
+    )
+    assert run.code == 0, run.err
+    assert "Nick Broughton" in run.out
+    assert "don't say" in run.out
+    assert "never asked" not in run.out
+
+
+def test_global_options_work_after_the_subcommand_and_from_env(seed_index: Workspace) -> None:
+    after = trustbot("ask", "--json", "Who is the chief executive?", *seed_index.args())
+    assert after.code == 0, after.err
+    env = {
+        "TRUSTBOT_CORPUS_DIR": str(seed_index.corpus),
+        "TRUSTBOT_INDEX_DIR": str(seed_index.index),
+    }
+    via_env = trustbot("ask", "--json", "Who is the chief executive?", env=env)
+    assert via_env.code == 0, via_env.err
+    assert json.loads(after.out) == json.loads(via_env.out)
+
+
+def test_index_status_json(seed_index: Workspace) -> None:
+    run = trustbot(*seed_index.args(), "index", "status", "--json")
+    assert run.code == 0, run.err
+    status = json.loads(run.out)
+    assert status["articles"] == 1 and status["sentences"] >= 12
+    assert status["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert status["fresh"] is True
+    assert status["built_at"][:2] == "20"
+    [item] = status["items"]
+    assert item["id"] == "southern-health" and len(item["sha256"]) == 64 and item["title"]
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \t ", "empty"), ("x" * 1001, "limit is 1000")],
+)
+def test_bad_questions_exit_2_with_one_line(
+    seed_index: Workspace, question: str, message: str
+) -> None:
+    run = trustbot(*seed_index.args(), "ask", question)
+    assert run.code == 2
+    assert message in run.err
+    assert "Traceback" not in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_bad_line_in_a_batch_keeps_the_other_answers(seed_index: Workspace) -> None:
+    run = trustbot(
+        *seed_index.args(), "ask", "--json", input="x" * 2000 + "\nWho is the chief executive?\n"
+    )
+    assert run.code == 2
+    assert json.loads(run.out)["answered"] is True
+    assert "limit is 1000" in run.err
+
+
+def test_missing_and_empty_corpus_exit_2(tmp_path: Path) -> None:
+    run = trustbot(
+        "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "i"), "index", "build"
+    )
+    assert run.code == 2 and "does not exist" in run.err and "Traceback" not in run.err
+    (tmp_path / "empty").mkdir()
+    run = trustbot(
+        "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "i"), "ask", "hi?"
+    )
+    assert run.code == 2 and "has no articles" in run.err
+
+
+def test_non_utf8_article_exit_2(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path, SEED)
+    (ws.corpus / "bad.txt").write_bytes(b"caf\xe9 au lait")
+    run = trustbot(*ws.args(), "index", "build")
+    assert run.code == 2
+    assert "bad.txt" in run.err and "UTF-8" in run.err and "Traceback" not in run.err
+
+
+def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path, SEED)
+    run = trustbot(*ws.args(), "ask", "Who is the chief executive?")
+    assert run.code == 1
+    assert "trustbot index build" in run.err and "Traceback" not in run.err
+
+
+def test_corrupt_and_stale_index_are_reported(tmp_path: Path, seed_index: Workspace) -> None:
+    ws = make_workspace(tmp_path, SEED)
+    shutil.copytree(seed_index.index, ws.index)
+    manifest = json.loads((ws.index / "manifest.json").read_text())
+    faiss_file = ws.index / manifest["generation"] / "vectors.faiss"
+    original = faiss_file.read_bytes()
+    faiss_file.write_bytes(b"garbage")
+    run = trustbot(*ws.args(), "ask", "Who is the chief executive?")
+    assert run.code == 1 and "unreadable" in run.err and "trustbot index build" in run.err
+    assert "Traceback" not in run.err
+    faiss_file.write_bytes(original)
+    (ws.index / "manifest.json").write_text("{not json")
+    run = trustbot(*ws.args(), "ask", "Who is the chief executive?")
+    assert run.code == 1 and "trustbot index build" in run.err
+    (ws.index / "manifest.json").write_text(json.dumps(manifest))
+    (ws.corpus / "extra.txt").write_text("A new article about hospitals.", encoding="utf-8")
+    run = trustbot(*ws.args(), "ask", "Who is the chief executive?")
+    assert run.code == 1 and "out of date" in run.err and "extra" in run.err
+    status = json.loads(trustbot(*ws.args(), "index", "status", "--json").out)
+    assert status["fresh"] is False
+    assert trustbot(*ws.args(), "index", "update").code == 0
+    run = trustbot(*ws.args(), "ask", "--json", "Who is the chief executive?")
+    assert run.code == 0 and json.loads(run.out)["answered"]
+
+
+def test_model_mismatch_is_refused(tmp_path: Path, seed_index: Workspace) -> None:
+    ws = make_workspace(tmp_path, SEED)
+    shutil.copytree(seed_index.index, ws.index)
+    path = ws.index / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["model"]["weights_sha256"] = "f" * 64
+    path.write_text(json.dumps(manifest))
+    run = trustbot(*ws.args(), "ask", "Who is the chief executive?")
+    assert run.code == 1 and "built with model" in run.err and "trustbot index build" in run.err
+
+
+def test_help_is_instant_and_lists_commands() -> None:
+    run = trustbot("--help")
+    assert run.code == 0
+    for command in ("ask", "chat", "index"):
+        assert command in run.out
+
+
+def test_core_does_not_import_front_ends() -> None:
+    code = (
+        "import sys, trustbot.answer, trustbot.render, trustbot.store; "
+        "bad = [m for m in ('telegram', 'click', 'torch', 'faiss', 'sentence_transformers') "
+        "if m in sys.modules]; print(bad)"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
