@@ -346,7 +346,7 @@ def write_index(
                 progress(done, total)
 
         matrix = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float32)
-        _write_generation(gen_dir, stored, matrix)
+        faiss_info = _write_generation(gen_dir, stored, matrix)
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": {
@@ -359,7 +359,7 @@ def write_index(
             "built_at": _now(),
             "generation": gen,
             "previous": old.get("generation") if old else None,
-            "faiss": {"type": "IndexFlatIP", "metric": "inner_product"},
+            "faiss": faiss_info,
             "counts": {"articles": len(stored), "sentences": int(matrix.shape[0])},
             "articles": entries,
         }
@@ -393,22 +393,17 @@ def _npy_bytes(array: NDArray[np.float32]) -> bytes:
 
 def _write_generation(
     gen_dir: Path, stored: Sequence[StoredArticle], matrix: NDArray[np.float32]
-) -> None:
-    import faiss
-
+) -> dict[str, Any]:
+    from trustbot import vectors
     from trustbot.lexical import LexicalIndex
 
-    # Exact inner-product search over normalised vectors (= cosine). At news-corpus sizes a
-    # flat index answers in milliseconds and rebuilding it from the cached per-article vectors
-    # is a memory copy, which is what makes add/delete cheap without re-embedding.
-    index = faiss.IndexFlatIP(matrix.shape[1])
-    if matrix.shape[0]:
-        index.add(matrix)
-    faiss.write_index(index, str(gen_dir / "vectors.faiss"))
+    index, info = vectors.build(matrix)
+    vectors.save(index, gen_dir)
     table = [[ai, si] for ai, a in enumerate(stored) for si in range(len(a.sentences))]
     (gen_dir / "table.json").write_text(json.dumps(table))
     texts = [a.text(i) for a in stored for i in range(len(a.sentences))]
     LexicalIndex.build(texts).save(gen_dir / "lexical")
+    return info
 
 
 @dataclass
@@ -449,8 +444,7 @@ class LoadedIndex:
 
 def load_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:
     """Load the live generation. With ``embedder``, refuse an index built with another model."""
-    import faiss
-
+    from trustbot import vectors
     from trustbot.lexical import LexicalIndex
 
     manifest = read_manifest(index_dir)
@@ -460,7 +454,7 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex
     try:
         articles = [_load_article(index_dir, entry) for entry in manifest["articles"]]
         rows = [(int(a), int(s)) for a, s in json.loads((gen_dir / "table.json").read_text())]
-        faiss_index = faiss.read_index(str(gen_dir / "vectors.faiss"))
+        faiss_index = vectors.load(gen_dir, manifest.get("faiss", {}))
         lexical = LexicalIndex.load(gen_dir / "lexical")
     except IndexCorrupt:
         raise
