@@ -352,6 +352,95 @@ def index_status(as_json: bool) -> None:
         click.echo(f"  {item['id']}: {item['title']} ({item['sentences']} sentences)")
 
 
+def _ids(values: tuple[str, ...], name: str) -> frozenset[int] | None:
+    if not values:
+        return None
+    try:
+        return frozenset(int(p) for v in values for p in v.replace(",", " ").split())
+    except ValueError:
+        raise BadInput(f"{name} takes numeric Telegram ids, e.g. {name} 123456789") from None
+
+
+@cli.command()
+@global_options
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the bot token from this file instead of TELEGRAM_BOT_TOKEN.",
+)
+@click.option(
+    "--webhook-url",
+    help="Run a webhook server for this public https URL instead of long polling "
+    "[env TRUSTBOT_WEBHOOK_URL].",
+)
+@click.option(
+    "--listen", help="Webhook server address [env TRUSTBOT_WEBHOOK_LISTEN; default 127.0.0.1]."
+)
+@click.option("--port", type=click.IntRange(1, 65535), help="Webhook server port [default 8080].")
+@click.option(
+    "--secret-token",
+    help="Webhook secret Telegram must send (required with --webhook-url) "
+    "[env TRUSTBOT_WEBHOOK_SECRET].",
+)
+@click.option(
+    "--allow-chat", multiple=True, help="Only answer in these chats [env TRUSTBOT_ALLOWED_CHATS]."
+)
+@click.option(
+    "--allow-user", multiple=True, help="Only answer these user ids [env TRUSTBOT_ALLOWED_USERS]."
+)
+@click.option(
+    "--admin", multiple=True, help="User ids exempt from limits [env TRUSTBOT_ADMIN_USERS]."
+)
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(1, 1000),
+    help="Questions per user per minute [env TRUSTBOT_RATE_LIMIT_PER_MINUTE; default 10].",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Threads answering questions [default 2]."
+)
+def bot(
+    token_file: Path | None,
+    webhook_url: str | None,
+    listen: str | None,
+    port: int | None,
+    secret_token: str | None,
+    allow_chat: tuple[str, ...],
+    allow_user: tuple[str, ...],
+    admin: tuple[str, ...],
+    rate_limit: int | None,
+    workers: int | None,
+) -> None:
+    """Run the Telegram bot (long polling; --webhook-url for webhook mode).
+
+    The token comes from TELEGRAM_BOT_TOKEN or --token-file; SIGINT/SIGTERM stop it cleanly.
+    """
+    from trustbot.config import BotSettings
+
+    token = None
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise BadInput(f"cannot read the token file {token_file}: {err.strerror}") from None
+    bot_settings = BotSettings.from_env(
+        token=token,
+        webhook_url=webhook_url,
+        listen=listen,
+        port=port,
+        secret_token=secret_token,
+        allowed_chats=_ids(allow_chat, "--allow-chat"),
+        allowed_users=_ids(allow_user, "--allow-user"),
+        admin_users=_ids(admin, "--admin"),
+        rate_limit_per_minute=rate_limit,
+        workers=workers,
+    )
+    from trustbot.telegram_bot import serve
+
+    s = settings()
+    serve(bot_settings, s, debug=s.debug)
+
+
 def _configure_logging(debug: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,

@@ -1,0 +1,626 @@
+"""The Telegram bot: a python-telegram-bot ``Application`` wired to the core.
+
+Handlers are small: they decide whether a message is a question for us, then hand it to the
+core (``Answerer.ask``, run in a bounded thread pool off the event loop) and send what
+``telegram_render`` made of the answer. The answerer comes from a zero-argument callable that is
+called for every question inside the worker thread, so a live-reloading provider can be swapped
+in without touching the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from telegram import (
+    BotCommand,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from trustbot import telegram_render as render
+from trustbot.config import BotSettings
+from trustbot.errors import BadInput, TrustbotError
+
+if TYPE_CHECKING:
+    from trustbot.answer import Answer, Answerer
+    from trustbot.config import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Context = ContextTypes.DEFAULT_TYPE
+GetAnswerer = Callable[[], "Answerer"]
+
+# Bot API tokens are "<bot id>:<secret>"; the secret uses the URL-safe base64 alphabet.
+TOKEN_RE = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,200}")
+SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+COMMANDS = (
+    ("ask", "Ask a question about the articles"),
+    ("sources", "List the articles I know"),
+    ("help", "How to ask"),
+    ("start", "What I know and how to ask"),
+)
+# Only plain new messages reach the handlers: edited messages and channel posts never produce a
+# second (or broken) reply. We also ask Telegram not to send anything else.
+NEW_MESSAGE = filters.UpdateType.MESSAGE
+ALLOWED_UPDATES = [Update.MESSAGE]
+TYPING_EVERY = 4.5  # seconds; Telegram shows "typing…" for about 5 s
+SEND_ATTEMPTS = 4
+HINT_NOT_TEXT = "I can only read text. Ask me a question about the articles in words, or see /help."
+HINT_UNKNOWN_COMMAND = "I don't know that command. Try /ask, /sources or /help."
+HINT_EMPTY_ASK = "Ask me something after the command, like: /ask Who is the chief executive?"
+SORRY = "Sorry, something went wrong while answering. Please try again in a moment."
+NOT_ALLOWED = "Sorry, this bot is private."
+
+
+# --- settings checks (before anything starts) ---------------------------------------------------
+
+
+def check_settings(settings: BotSettings) -> None:
+    """Raise ``BadInput`` for a missing or malformed token or webhook setting (never echoing it)."""
+    if not settings.token:
+        raise BadInput(
+            "no Telegram bot token: set TELEGRAM_BOT_TOKEN or pass --token-file "
+            "(create a bot and get its token from @BotFather)"
+        )
+    if not TOKEN_RE.fullmatch(settings.token):
+        raise BadInput(
+            "the Telegram bot token is malformed: it should look like 123456789:AAE... "
+            "as given by @BotFather (check TELEGRAM_BOT_TOKEN or --token-file)"
+        )
+    if settings.rate_limit_per_minute < 1:
+        raise BadInput("the rate limit must be at least 1 question per minute")
+    if settings.workers < 1:
+        raise BadInput("the bot needs at least one worker")
+    if settings.webhook_url is None:
+        return
+    parts = urllib.parse.urlsplit(settings.webhook_url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise BadInput(
+            "--webhook-url must be the public https:// URL Telegram posts updates to, "
+            "e.g. https://bot.example.org/telegram"
+        )
+    if not settings.secret_token:
+        raise BadInput(
+            "webhook mode needs a secret token: pass --secret-token or set TRUSTBOT_WEBHOOK_SECRET "
+            "(1-256 characters: letters, digits, _ and -)"
+        )
+    if not SECRET_TOKEN_RE.fullmatch(settings.secret_token):
+        raise BadInput("the webhook secret token may only hold 1-256 letters, digits, _ and -")
+    if not 0 < settings.port < 65536:
+        raise BadInput(f"--port must be between 1 and 65535, got {settings.port}")
+
+
+# --- keeping the token out of logs ----------------------------------------------------------------
+
+
+class TokenRedactor(logging.Filter):
+    """Replaces secrets in log records, including formatted tracebacks, with ``[REDACTED]``.
+
+    Attach it to handlers (a filter on a logger does not see records propagated from child
+    loggers); ``RedactingFormatter`` applies it once more to the final text.
+    """
+
+    MASK = "[REDACTED]"
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        variants: set[str] = set()
+        for secret in secrets:
+            if not secret:
+                continue
+            variants.add(secret)
+            variants.add(urllib.parse.quote(secret, safe=""))
+            # The part after the colon is the real secret; catch it on its own too.
+            _, _, tail = secret.partition(":")
+            if len(tail) >= 8:
+                variants.add(tail)
+        self._secrets = sorted(variants, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, self.MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record
+            message = str(record.msg)
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose output never contains the secrets (the last line of defence)."""
+
+    def __init__(self, redactor: TokenRedactor, fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redactor.redact(super().format(record))
+
+
+def configure_logging(
+    secrets: Iterable[str], *, debug: bool = False, stream: Any = None
+) -> TokenRedactor:
+    """Set up the bot's logs: timestamps, our INFO lines, httpx quiet, secrets redacted."""
+    redactor = TokenRedactor(secrets)
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(stream))
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    for handler in root.handlers:
+        handler.addFilter(redactor)
+        handler.setFormatter(RedactingFormatter(redactor, fmt))
+    # httpx logs every request URL at INFO, and Bot API URLs carry the token.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not debug:
+        logging.getLogger("trustbot").setLevel(logging.INFO)
+        logging.getLogger("telegram").setLevel(logging.WARNING)
+    return redactor
+
+
+# --- per-user rate limit -----------------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most ``per_minute`` questions per key in any 60-second window."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._hits: dict[int, deque[float]] = {}
+        self._warned_until: dict[int, float] = {}
+
+    def hit(self, key: int) -> float:
+        """Record a question; return 0 if allowed, else the seconds until the next is allowed."""
+        now = self.clock()
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - 60:
+            hits.popleft()
+        if len(hits) < self.per_minute:
+            hits.append(now)
+            if len(self._hits) > 10_000:  # keep memory bounded on a busy public bot
+                self._forget(now)
+            return 0.0
+        return max(0.1, hits[0] + 60 - now)
+
+    def should_warn(self, key: int, wait: float) -> bool:
+        """Warn a user once per refusal window rather than on every message."""
+        now = self.clock()
+        if self._warned_until.get(key, 0.0) > now:
+            return False
+        self._warned_until[key] = now + wait
+        return True
+
+    def _forget(self, now: float) -> None:
+        for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - 60]:
+            del self._hits[key]
+        for key in [k for k, t in self._warned_until.items() if t <= now]:
+            del self._warned_until[key]
+
+
+# --- the bot -----------------------------------------------------------------------------------
+
+
+class TrustBot:
+    """Handlers and their shared state (thread pool, rate limiter, access lists)."""
+
+    def __init__(self, settings: BotSettings, get_answerer: GetAnswerer) -> None:
+        self.settings = settings
+        self.get_answerer = get_answerer
+        self.pool = ThreadPoolExecutor(
+            max_workers=settings.workers, thread_name_prefix="trustbot-answer"
+        )
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self._refused: set[int] = set()
+
+    # - plumbing -
+    async def in_pool(self, fn: Callable[[], T]) -> T:
+        """Run blocking core work in the bounded pool; the event loop only does I/O."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn)
+
+    def allowed(self, update: Update) -> bool:
+        """Allow-lists: empty means everyone; a listed chat or user (or an admin) is let in."""
+        s = self.settings
+        if not s.allowed_chats and not s.allowed_users:
+            return True
+        chat, user = update.effective_chat, update.effective_user
+        if user is not None and (user.id in s.allowed_users or user.id in s.admin_users):
+            return True
+        return chat is not None and chat.id in s.allowed_chats
+
+    async def send(self, message: Message, html: str, *, quote: bool | None = None) -> None:
+        """Send ``html`` as one or more messages; the first replies to ``message`` in groups."""
+        if quote is None:
+            quote = message.chat.type != ChatType.PRIVATE
+        thread = message.message_thread_id if message.is_topic_message else None
+        for i, part in enumerate(render.split_html(html)):
+            reply = (
+                ReplyParameters(message.message_id, allow_sending_without_reply=True)
+                if quote and i == 0
+                else None
+            )
+            await self._send_part(message.get_bot(), message.chat_id, part, reply, thread)
+
+    async def _send_part(
+        self,
+        bot: Any,
+        chat_id: int,
+        text: str,
+        reply: ReplyParameters | None,
+        thread: int | None,
+    ) -> None:
+        # 429s are retried by AIORateLimiter; here, transient network trouble is retried with
+        # backoff. A BadRequest is our bug (or a deleted chat), so it is not retried.
+        delay = 0.5
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                await bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_parameters=reply,
+                    message_thread_id=thread,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+                return
+            except (BadRequest, RetryAfter):
+                raise
+            except NetworkError as err:
+                if attempt == SEND_ATTEMPTS:
+                    raise
+                log.warning(
+                    "sending to chat %s failed (%s); retrying in %.1fs", chat_id, err, delay
+                )
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    async def typing(self, message: Message) -> None:
+        """Show "typing…"; a failure here must not stop the answer."""
+        try:
+            await message.get_bot().send_chat_action(
+                message.chat_id,
+                ChatAction.TYPING,
+                message_thread_id=message.message_thread_id if message.is_topic_message else None,
+            )
+        except TelegramError as err:
+            log.debug("typing indicator failed in chat %s: %s", message.chat_id, err)
+
+    async def answer(self, message: Message, question: str) -> None:
+        """Rate-limit, show typing, ask the core in the pool, send the rendered answer."""
+        from trustbot.answer import clean_question
+
+        user_id = message.from_user.id if message.from_user else message.chat_id
+        if user_id not in self.settings.admin_users:
+            wait = self.limiter.hit(user_id)
+            if wait:
+                if self.limiter.should_warn(user_id, wait):
+                    await self.send(
+                        message,
+                        render.render_notice(
+                            f"You're asking faster than I can keep up: up to "
+                            f"{self.settings.rate_limit_per_minute} questions a minute. "
+                            f"Please try again in {wait:.0f} s."
+                        ),
+                    )
+                return
+        try:
+            q = clean_question(question)
+        except BadInput as err:
+            await self.send(message, render.render_notice(f"Sorry, {err}."))
+            return
+        await self.typing(message)
+        task = asyncio.ensure_future(self.in_pool(lambda: self.get_answerer().ask(q)))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=TYPING_EVERY)
+            if done:
+                break
+            await self.typing(message)
+        try:
+            result: Answer = task.result()
+        except BadInput as err:
+            await self.send(message, render.render_notice(f"Sorry, {err}."))
+            return
+        except TrustbotError as err:
+            # Index trouble is for the operator; the user gets an apology, not a fix-it hint.
+            log.error("cannot answer in chat %s: %s", message.chat_id, err)
+            await self.send(message, render.render_notice(SORRY))
+            return
+        log.info(
+            "chat %s: answered=%s citations=%d",
+            message.chat_id,
+            result.answered,
+            len(result.citations),
+        )
+        await self.send(message, render.render_answer(result))
+
+    # - handlers -
+    async def gate(self, update: Update, context: Context) -> None:
+        """Drop updates from chats and users that are not on the allow-lists."""
+        if self.allowed(update):
+            return
+        chat, message = update.effective_chat, update.message
+        log.info("ignored an update from chat %s (not allowed)", chat.id if chat else None)
+        if (
+            message is not None
+            and chat is not None
+            and chat.type == ChatType.PRIVATE
+            and chat.id not in self._refused
+        ):
+            self._refused.add(chat.id)
+            await self.send(message, render.render_notice(NOT_ALLOWED))
+        raise ApplicationHandlerStop
+
+    async def start(self, update: Update, context: Context) -> None:
+        """/start: what the bot knows and how to ask."""
+        articles = await self.in_pool(lambda: list(self.get_answerer().articles))
+        await self.send(_msg(update), render.render_start(articles, context.bot.username))
+
+    async def help(self, update: Update, context: Context) -> None:
+        """/help: how to ask."""
+        await self.send(_msg(update), render.render_help(context.bot.username))
+
+    async def sources(self, update: Update, context: Context) -> None:
+        """/sources: the articles in the index with titles and dates."""
+        articles = await self.in_pool(lambda: list(self.get_answerer().articles))
+        await self.send(_msg(update), render.render_sources(articles))
+
+    async def ask(self, update: Update, context: Context) -> None:
+        """/ask <question>."""
+        message = _msg(update)
+        question = _after_command(message)
+        if not question.strip():
+            await self.send(message, render.render_notice(HINT_EMPTY_ASK))
+            return
+        await self.answer(message, question)
+
+    async def private_text(self, update: Update, context: Context) -> None:
+        """Plain text in a private chat is a question."""
+        message = _msg(update)
+        await self.answer(message, message.text or "")
+
+    async def group_text(self, update: Update, context: Context) -> None:
+        """In groups, answer mentions of the bot and replies to it; ignore other chatter."""
+        message = _msg(update)
+        question = addressed_question(message, context.bot.id, context.bot.username)
+        if question is None:
+            return
+        if not question.strip():
+            await self.send(message, render.render_help(context.bot.username))
+            return
+        await self.answer(message, question)
+
+    async def not_text(self, update: Update, context: Context) -> None:
+        """Stickers, photos, voice and the like in a private chat get a one-line hint."""
+        await self.send(_msg(update), render.render_notice(HINT_NOT_TEXT))
+
+    async def unknown_command(self, update: Update, context: Context) -> None:
+        """An unknown command in a private chat."""
+        await self.send(_msg(update), render.render_notice(HINT_UNKNOWN_COMMAND))
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """Log the error and, where a user is waiting, reply with a short apology."""
+        err = context.error
+        if isinstance(err, NetworkError) and not isinstance(err, BadRequest):
+            log.warning("network trouble talking to Telegram: %s", err)
+        else:
+            log.error("error while handling an update", exc_info=err)
+        if (
+            isinstance(update, Update)
+            and update.message is not None
+            and not isinstance(err, Forbidden | InvalidToken)
+        ):
+            try:
+                await update.message.get_bot().send_message(update.message.chat_id, SORRY)
+            except TelegramError as send_err:
+                log.warning("could not send the apology: %s", send_err)
+
+    # - lifecycle -
+    async def post_init(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Register the command menu; a failure is logged, not fatal."""
+        try:
+            await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        except TelegramError as err:
+            log.warning("could not register the command menu: %s", err)
+        log.info("bot @%s is running", app.bot.username)
+
+    async def post_shutdown(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Let go of the worker threads."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        log.info("bot stopped")
+
+    def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Add the handlers, most specific first."""
+        private = filters.ChatType.PRIVATE
+        groups = filters.ChatType.GROUPS
+        handler: Callable[[Update, Context], Awaitable[None]]
+        app.add_handler(TypeHandler(Update, self.gate), group=-1)
+        for name, handler in (
+            ("start", self.start),
+            ("help", self.help),
+            ("sources", self.sources),
+            ("ask", self.ask),
+        ):
+            app.add_handler(CommandHandler(name, handler, filters=NEW_MESSAGE))
+        app.add_handler(
+            MessageHandler(NEW_MESSAGE & private & filters.COMMAND, self.unknown_command)
+        )
+        app.add_handler(MessageHandler(NEW_MESSAGE & private & filters.TEXT, self.private_text))
+        app.add_handler(
+            MessageHandler(NEW_MESSAGE & groups & filters.TEXT & ~filters.COMMAND, self.group_text)
+        )
+        app.add_handler(MessageHandler(NEW_MESSAGE & private & ~filters.TEXT, self.not_text))
+        app.add_error_handler(self.on_error)
+
+
+def _msg(update: Update) -> Message:
+    # Every handler is filtered to new messages, so this is never None.
+    assert update.message is not None
+    return update.message
+
+
+def _after_command(message: Message) -> str:
+    """The text after a leading /command (keeps the question as typed)."""
+    text = message.text or ""
+    for entity, value in message.parse_entities([MessageEntity.BOT_COMMAND]).items():
+        if entity.offset == 0:
+            return text[len(value) :]
+    return text.partition(" ")[2]
+
+
+def addressed_question(message: Message, bot_id: int, bot_username: str | None) -> str | None:
+    """The question in a group message meant for the bot, or None for ordinary chatter.
+
+    A message is meant for the bot when it mentions the bot or replies to one of its messages.
+    """
+    text = message.text or ""
+    mentioned = False
+    for entity, value in message.parse_entities(
+        [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+    ).items():
+        if entity.type == MessageEntity.MENTION:
+            is_us = bool(bot_username) and value[1:].lower() == (bot_username or "").lower()
+        else:
+            is_us = entity.user is not None and entity.user.id == bot_id
+        if is_us:
+            mentioned = True
+            text = text.replace(value, " ", 1)
+    replied = message.reply_to_message
+    if not mentioned and not (
+        replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+    ):
+        return None
+    return text
+
+
+# --- building and running ----------------------------------------------------------------------
+
+
+def build_application(
+    settings: BotSettings, get_answerer: GetAnswerer, *, concurrent_updates: int = 32
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB application: flood-limit aware, concurrent, with trustbot's handlers."""
+    bot = TrustBot(settings, get_answerer)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(concurrent_updates)
+        .post_init(bot.post_init)
+        .post_shutdown(bot.post_shutdown)
+    )
+    if settings.base_url:
+        base = settings.base_url
+        builder = builder.base_url(base).base_file_url(
+            base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
+        )
+    app = builder.build()
+    bot.register(app)
+    app.bot_data["trustbot"] = bot
+    return app
+
+
+def run(settings: BotSettings, get_answerer: GetAnswerer) -> None:
+    """Run until SIGINT/SIGTERM: long polling, or a webhook server when ``webhook_url`` is set.
+
+    Telegram failures at start-up become ``TrustbotError``s whose messages never hold the token.
+    """
+    check_settings(settings)
+    redactor = TokenRedactor([settings.token, settings.secret_token or ""])
+    app = build_application(settings, get_answerer)
+    try:
+        if settings.webhook_url:
+            path = urllib.parse.urlsplit(settings.webhook_url).path.strip("/")
+            log.info(
+                "webhook mode: listening on %s:%s/%s for %s",
+                settings.listen,
+                settings.port,
+                path,
+                settings.webhook_url,
+            )
+            app.run_webhook(
+                listen=settings.listen,
+                port=settings.port,
+                url_path=path,
+                webhook_url=settings.webhook_url,
+                secret_token=settings.secret_token,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=3,
+            )
+        else:
+            log.info("long polling %s", _server(settings))
+            app.run_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3)
+    except InvalidToken:
+        raise TrustbotError(
+            f"{_server(settings)} rejected the bot token: check TELEGRAM_BOT_TOKEN "
+            "(@BotFather shows or revokes tokens)"
+        ) from None
+    except TelegramError as err:
+        raise TrustbotError(
+            f"cannot talk to {_server(settings)}: {redactor.redact(str(err))}; "
+            "check the network and try again"
+        ) from None
+
+
+def _server(settings: BotSettings) -> str:
+    return f"the Bot API server at {settings.base_url}" if settings.base_url else "Telegram"
+
+
+def serve(bot_settings: BotSettings, settings: Settings, *, debug: bool = False) -> None:
+    """``trustbot bot``: check settings, set up redacted logs, load the index, run."""
+    from trustbot.answer import Answerer
+
+    check_settings(bot_settings)
+    configure_logging([bot_settings.token, bot_settings.secret_token or ""], debug=debug)
+    started = time.monotonic()
+    answerer = Answerer.open(settings)
+    log.info(
+        "loaded %d article(s) from %s in %.1fs",
+        len(answerer.articles),
+        settings.index_dir,
+        time.monotonic() - started,
+    )
+    run(bot_settings, lambda: answerer)
