@@ -208,9 +208,7 @@ def chat(top_k: int) -> None:
         except BadInput as err:
             _fail(str(err))
             continue
-        click.echo(to_text_for_chat(answer))
-        if interactive:
-            click.echo()
+        click.echo(to_text_for_chat(answer) + "\n")
         sys.stdout.flush()
 
 
