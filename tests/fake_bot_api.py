@@ -184,8 +184,13 @@ class FakeBotAPI:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client hanging up mid-poll at shutdown is normal
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -514,3 +519,47 @@ PHOTO = {
     ]
 }
 VOICE = {"voice": {"file_id": "AwACAgIAAxkBAAIBa2", "file_unique_id": "AgADr8ZRGx", "duration": 2}}
+
+
+class BotRunner:
+    """A real PTB ``Application`` running ``run_polling`` in a thread, against a ``FakeBotAPI``."""
+
+    def __init__(self, app: Any) -> None:
+        import asyncio
+
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="ptb-polling", daemon=True)
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.app.run_polling(
+                stop_signals=None, close_loop=False, allowed_updates=["message"], timeout=1
+            )
+        except BaseException as err:  # reported by stop()
+            self.error = err
+
+    def start(self, api: FakeBotAPI) -> BotRunner:
+        seen = len(api.calls)
+        self.thread.start()
+        # post_init registers the command menu: after that the bot is polling.
+        api.wait_for(
+            lambda: any(c.method == "setMyCommands" for c in api.calls[seen:]), 20, "start-up"
+        )
+        return self
+
+    def stop(self, timeout: float = 10.0) -> float:
+        """Stop polling the way a signal would; return the seconds it took."""
+        started = time.monotonic()
+        self.loop.call_soon_threadsafe(self.app.stop_running)
+        self.thread.join(timeout)
+        took = time.monotonic() - started
+        assert not self.thread.is_alive(), "the bot did not stop"
+        self.loop.close()
+        if self.error is not None:
+            raise self.error
+        return took

@@ -617,8 +617,10 @@ def serve(bot_settings: BotSettings, settings: Settings, *, debug: bool = False)
     configure_logging([bot_settings.token, bot_settings.secret_token or ""], debug=debug)
     started = time.monotonic()
     answerer = Answerer.open(settings)
+    # The model loads on first use: pay for it now, not in the first user's wait.
+    answerer.ask("What are the articles about?")
     log.info(
-        "loaded %d article(s) from %s in %.1fs",
+        "loaded %d article(s) from %s and the model in %.1fs",
         len(answerer.articles),
         settings.index_dir,
         time.monotonic() - started,

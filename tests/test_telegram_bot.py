@@ -1,0 +1,448 @@
+"""The bot end to end: the real PTB polling loop, the real core and model, a stand-in Bot API."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import pytest
+
+from trustbot.answer import Answer, Answerer, Citation
+from trustbot.config import BotSettings, Settings
+from trustbot.telegram_bot import (
+    HINT_NOT_TEXT,
+    NOT_ALLOWED,
+    SORRY,
+    build_application,
+)
+
+from .conftest import SEED, Workspace
+from .fake_bot_api import (
+    BOT_USERNAME,
+    PHOTO,
+    STICKER,
+    TOKEN,
+    VOICE,
+    BotRunner,
+    Call,
+    FakeBotAPI,
+    bot_message,
+    message,
+    parse_telegram_html,
+    text_update,
+    utf16_len,
+)
+
+pytestmark = pytest.mark.slow
+
+CEO = "Who is the chief executive?"
+CEO_SENTENCE = "Nick Broughton, who became chief executive of the trust last autumn, said:"
+TITLE = (
+    'NHS Improvement lifts undertakings at Southern Health as trust makes "encouraging progress"'
+)
+_chat_ids = itertools.count(1001)
+
+
+def new_chat() -> int:
+    return next(_chat_ids)
+
+
+def new_group() -> int:
+    return -100_000 - next(_chat_ids)
+
+
+class Provider:
+    """The zero-argument answerer callable; records the threads it is called from."""
+
+    def __init__(self, answerer: Any) -> None:
+        self.current = answerer
+        self.threads: list[str] = []
+
+    def __call__(self) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return self.current
+
+
+@pytest.fixture(scope="module")
+def answerer(seed_index: Workspace) -> Answerer:
+    answerer = Answerer.open(Settings(corpus_dir=seed_index.corpus, index_dir=seed_index.index))
+    answerer.ask(CEO)  # loads the model, as `trustbot bot` does before it starts polling
+    return answerer
+
+
+@pytest.fixture(scope="module")
+def no_proxy() -> Iterator[None]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NO_PROXY", "127.0.0.1,localhost")
+    yield
+    mp.undo()
+
+
+def start_bot(get_answerer: Callable[[], Any], **settings: Any) -> tuple[FakeBotAPI, BotRunner]:
+    api = FakeBotAPI().start()
+    values: dict[str, Any] = {
+        "token": TOKEN,
+        "base_url": api.base_url,
+        "rate_limit_per_minute": 100,
+    }
+    values.update(settings)
+    runner = BotRunner(build_application(BotSettings(**values), get_answerer)).start(api)
+    return api, runner
+
+
+@pytest.fixture(scope="module")
+def provider(answerer: Answerer) -> Provider:
+    return Provider(answerer)
+
+
+@pytest.fixture(scope="module")
+def running(no_proxy: None, provider: Provider) -> Iterator[tuple[FakeBotAPI, BotRunner]]:
+    api, runner = start_bot(provider)
+    yield api, runner
+    runner.stop()
+    api.stop()
+
+
+@pytest.fixture
+def api(
+    running: tuple[FakeBotAPI, BotRunner], provider: Provider, answerer: Answerer
+) -> Iterator[FakeBotAPI]:
+    yield running[0]
+    provider.current = answerer
+
+
+def only(api: FakeBotAPI, chat_id: int, n: int = 1, settle: float = 0.4) -> list[Call]:
+    """Wait for ``n`` messages to ``chat_id``, then make sure no more arrive."""
+    api.wait_messages(chat_id, n)
+    time.sleep(settle)
+    sent = api.sent(chat_id)
+    assert len(sent) == n, [c.text for c in sent]
+    return sent
+
+
+def shown(call: Call) -> str:
+    assert call.params.get("parse_mode") == "HTML"
+    return parse_telegram_html(call.text)
+
+
+def test_start_registers_the_menu_and_says_what_it_knows(api: FakeBotAPI) -> None:
+    assert {c["command"] for c in api.commands} >= {"start", "help", "ask", "sources"}
+    chat = new_chat()
+    api.push(text_update(chat, "/start"))
+    text = shown(only(api, chat)[0])
+    assert "I know 1 article" in text and TITLE in text and "/ask" in text
+
+
+def test_help_mentions_ask(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.push(text_update(chat, "/help"))
+    text = shown(only(api, chat)[0])
+    assert "/ask" in text and "/sources" in text
+
+
+def test_sources_lists_the_articles(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.push(text_update(chat, "/sources"))
+    assert f"1. {TITLE}" in shown(only(api, chat)[0])
+
+
+def test_private_question_shows_typing_then_a_cited_html_answer(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.push(text_update(chat, CEO))
+    reply = only(api, chat)[0]
+    calls = api.calls_to(chat)
+    # "typing…" first (repeated every few seconds on a slow machine), then the answer.
+    assert [c.method for c in calls][-1] == "sendMessage"
+    assert {c.method for c in calls[:-1]} == {"sendChatAction"}
+    assert calls[0].params["action"] == "typing"
+    text = shown(reply)
+    assert CEO_SENTENCE in text and "[1]" in text
+    assert "Sources" in text and f"[1] {TITLE}, sentence" in text
+    # Every quoted sentence is verbatim from the article.
+    raw = SEED.read_text(encoding="utf-8")
+    quoted = text.split("\n\nSources")[0]
+    for sentence in (s.strip() for s in quoted.split("[") if "]" not in s[:3]):
+        if sentence:
+            assert sentence in raw
+    assert json.loads(reply.params["link_preview_options"])["is_disabled"] is True
+
+
+def test_ask_command(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.push(text_update(chat, "/ask   Who is the chief executive?"))
+    assert CEO_SENTENCE in shown(only(api, chat)[0])
+    chat = new_chat()
+    api.push(text_update(chat, "/ask"))
+    assert "/ask Who is the chief executive?" in shown(only(api, chat)[0])
+
+
+def test_off_topic_question_gets_a_short_the_articles_dont_say(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.push(text_update(chat, "What is the capital of France?"))
+    text = shown(only(api, chat)[0])
+    assert "The articles don't say." in text
+    assert "[1]" not in text and "Nick" not in text
+    assert len(text) < 300
+
+
+def test_hostile_html_in_a_question_is_escaped(api: FakeBotAPI) -> None:
+    hostile = '<script>alert("hi")</script> & <b>bold</b> <a href="javascript:x">y</a> &amp;'
+    chat = new_chat()
+    api.push(text_update(chat, hostile))
+    text = shown(only(api, chat)[0])
+    assert hostile in text  # shown literally, not interpreted
+    chat = new_chat()
+    api.push(text_update(chat, "Who is the <b>chief executive</b>?"))
+    assert CEO_SENTENCE in shown(only(api, chat)[0])
+
+
+def test_question_length_is_capped(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.push(text_update(chat, "why " * 400))
+    text = shown(only(api, chat)[0])
+    assert "the limit is 1000" in text
+
+
+def test_non_text_messages_get_a_one_line_hint_in_private(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    for extra in (STICKER, PHOTO, VOICE):
+        api.push({"message": message(chat, extra=extra)})
+    sent = only(api, chat, 3)
+    assert all(shown(c) == HINT_NOT_TEXT for c in sent)
+
+
+def test_edited_messages_and_channel_posts_get_no_reply(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    original = message(chat, CEO)
+    api.push({"message": original})
+    only(api, chat)
+    api.push(
+        {
+            "edited_message": {
+                **original,
+                "text": "Who is the regional director?",
+                "edit_date": int(time.time()),
+            }
+        }
+    )
+    channel = -1_000_000 - new_chat()
+    api.push({"channel_post": message(channel, CEO, chat_type="channel")})
+    api.push({"edited_channel_post": message(channel, "/ask " + CEO, chat_type="channel")})
+    api.wait_consumed()
+    time.sleep(0.5)
+    assert len(api.sent(chat)) == 1
+    assert api.calls_to(channel) == []
+
+
+def test_groups_answer_ask_mentions_and_replies_and_ignore_chatter(api: FakeBotAPI) -> None:
+    group = new_group()
+    kw: dict[str, Any] = {"chat_type": "supergroup", "user_id": 77}
+    # Chatter, another bot's command, a sticker, an edit: all ignored.
+    api.push(text_update(group, "Lunch anyone? Who is the chief executive of lunch?", **kw))
+    api.push(text_update(group, "/ask@some_other_bot " + CEO, **kw))
+    api.push({"message": message(group, extra=STICKER, **kw)})
+    api.push({"edited_message": {**message(group, "/ask " + CEO, **kw), "edit_date": 1}})
+    ask = api.push(text_update(group, f"/ask@{BOT_USERNAME} {CEO}", **kw))
+    first = only(api, group)[0]
+    assert CEO_SENTENCE in shown(first)
+    assert (
+        json.loads(first.params["reply_parameters"])["message_id"] == ask["message"]["message_id"]
+    )
+    # A mention and a reply to the bot are questions too.
+    api.push(text_update(group, f"@{BOT_USERNAME} who is the chief executive?", **kw))
+    only(api, group, 2)
+    earlier = bot_message(group, "an earlier answer", chat_type="supergroup")
+    api.push(text_update(group, "And who is the chief executive?", reply_to=earlier, **kw))
+    # A reply to somebody else is chatter.
+    api.push(
+        text_update(group, "who is the chief executive?", reply_to=message(group, "hi", **kw), **kw)
+    )
+    sent = only(api, group, 3, settle=0.8)
+    assert all(CEO_SENTENCE in shown(c) for c in sent)
+    assert all(c.params.get("reply_parameters") for c in sent)
+
+
+class LongAnswerer:
+    """Returns an answer far over 4,096 characters, full of hostile HTML."""
+
+    articles: ClassVar[list[Any]] = []
+
+    def ask(self, question: str, top_k: int = 3) -> Answer:
+        body = " ".join(f"Sentence {i} <b>says</b> “{i} < {i + 1}” & so on." for i in range(120))
+        citations = tuple(
+            Citation(
+                n,
+                "evil",
+                f"<i>Evil</i> & {n}",
+                n,
+                body,
+                0,
+                len(body),
+                0.9,
+                url=f"https://ex.org/{n}?a=1&b=2",
+                published="2017-03-14",
+            )
+            for n in range(1, 4)
+        )
+        return Answer(question, True, citations)
+
+
+def test_a_long_answer_is_split_into_valid_messages(api: FakeBotAPI, provider: Provider) -> None:
+    provider.current = LongAnswerer()
+    chat = new_chat()
+    api.push(text_update(chat, "tell me everything"))
+    api.wait_for(lambda: any("Sources" in c.text for c in api.sent(chat)), what="all parts")
+    parts = api.sent(chat)
+    assert len(parts) >= 4
+    assert all(utf16_len(c.text) <= 4096 for c in parts)
+    text = "\n".join(shown(c) for c in parts)
+    assert text.count("Sentence 119 <b>says</b> “119 < 120” & so on.") == 3
+    assert "[3] <i>Evil</i> & 3, sentence 4 · 2017-03-14" in text
+    assert not [c for c in api.calls_to(chat) if c.status != 200]
+
+
+def test_flood_429_is_retried_after_retry_after(api: FakeBotAPI) -> None:
+    chat = new_chat()
+    api.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    api.push(text_update(chat, "/help"))
+    api.wait_messages(chat, 1, timeout=15)
+    tries = [c for c in api.calls_to(chat) if c.method == "sendMessage"]
+    assert [c.status for c in tries] == [429, 200]
+    assert tries[1].at - tries[0].at >= 1.0
+
+
+def test_network_errors_are_retried_and_never_kill_the_bot(api: FakeBotAPI) -> None:
+    api.fail("getUpdates", 502, "Bad Gateway", count=2)
+    api.fail("sendMessage", 500, "Internal Server Error")
+    chat = new_chat()
+    api.push(text_update(chat, CEO))
+    sent = api.wait_messages(chat, 1, timeout=20)
+    assert CEO_SENTENCE in shown(sent[0])
+    assert [c.status for c in api.calls_to(chat) if c.method == "sendMessage"] == [500, 200]
+
+
+class Broken:
+    articles: ClassVar[list[Any]] = []
+
+    def ask(self, question: str, top_k: int = 3) -> Answer:
+        raise RuntimeError("the index exploded")
+
+
+def test_unexpected_errors_get_a_short_apology(
+    api: FakeBotAPI, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider.current = Broken()
+    chat = new_chat()
+    api.push(text_update(chat, CEO))
+    assert only(api, chat)[0].text == SORRY
+    assert "the index exploded" in caplog.text
+
+
+class Slow:
+    """Delegates to the real answerer; questions containing "slowly" take 3 s."""
+
+    def __init__(self, real: Answerer) -> None:
+        self.real = real
+        self.articles = real.articles
+
+    def ask(self, question: str, top_k: int = 3) -> Answer:
+        if "slowly" in question:
+            time.sleep(3)
+        return self.real.ask(question, top_k)
+
+
+def test_a_slow_question_does_not_stall_other_chats(
+    api: FakeBotAPI, provider: Provider, answerer: Answerer
+) -> None:
+    provider.current = Slow(answerer)
+    slow_chat, quick_chat = new_chat(), new_chat()
+    api.push(text_update(slow_chat, "Answer slowly: who is the chief executive?"))
+    time.sleep(0.2)
+    started = time.monotonic()
+    api.push(text_update(quick_chat, CEO))
+    api.wait_messages(quick_chat, 1)
+    quick = time.monotonic() - started
+    assert not api.sent(slow_chat), "the quick chat should not wait for the slow one"
+    assert quick < 2.0
+    api.wait_messages(slow_chat, 1)
+    # The answerer is fetched for each question inside a worker thread.
+    assert provider.threads and all(t.startswith("trustbot-answer") for t in provider.threads)
+
+
+def test_a_burst_of_20_chats_is_answered_promptly(api: FakeBotAPI) -> None:
+    chats = [new_chat() for _ in range(20)]
+    started = time.monotonic()
+    for chat in chats:
+        api.push(text_update(chat, CEO))
+    api.wait_for(lambda: all(api.sent(c) for c in chats), timeout=30, what="20 answers")
+    took = time.monotonic() - started
+    print(f"20-chat burst answered in {took:.2f}s")
+    assert took < 10
+    assert all(CEO_SENTENCE in shown(api.sent(c)[0]) for c in chats)
+
+
+def test_allow_lists(no_proxy: None, answerer: Answerer) -> None:
+    allowed_chat, allowed_user, admin = -500_001, 4242, 99
+    api, runner = start_bot(
+        lambda: answerer,
+        allowed_chats=frozenset({allowed_chat}),
+        allowed_users=frozenset({allowed_user}),
+        admin_users=frozenset({admin}),
+    )
+    try:
+        stranger = new_chat()
+        api.push(text_update(stranger, CEO))
+        api.push(text_update(stranger, "/start"))
+        other_group = new_group()
+        api.push(text_update(other_group, f"/ask@{BOT_USERNAME} {CEO}", chat_type="group"))
+        api.push(text_update(allowed_chat, f"/ask {CEO}", chat_type="group", user_id=5))
+        api.push(text_update(allowed_user, CEO))
+        api.push(text_update(admin, CEO))
+        assert CEO_SENTENCE in shown(only(api, allowed_chat)[0])
+        assert CEO_SENTENCE in shown(only(api, allowed_user)[0])
+        assert CEO_SENTENCE in shown(only(api, admin)[0])
+        # A stranger is told once, politely; a stranger group hears nothing.
+        assert [c.text for c in only(api, stranger)] == [NOT_ALLOWED]
+        assert api.calls_to(other_group) == []
+    finally:
+        runner.stop()
+        api.stop()
+
+
+def test_per_user_rate_limit(no_proxy: None, answerer: Answerer) -> None:
+    admin = 31337
+    api, runner = start_bot(
+        lambda: answerer, rate_limit_per_minute=2, admin_users=frozenset({admin})
+    )
+    try:
+        chat = new_chat()
+        for _ in range(2):
+            api.push(text_update(chat, CEO))
+        api.wait_messages(chat, 2)
+        api.push(text_update(chat, CEO))
+        api.push(text_update(chat, CEO))
+        sent = only(api, chat, 3)
+        assert "2 questions a minute" in shown(sent[2])
+        assert "Please try again in" in shown(sent[2])
+        # Commands that do not ask anything still work; admins are not limited.
+        api.push(text_update(chat, "/help"))
+        only(api, chat, 4)
+        for _ in range(3):
+            api.push(text_update(admin, CEO))
+        only(api, admin, 3)
+    finally:
+        runner.stop()
+        api.stop()
+
+
+def test_stops_cleanly_within_seconds(no_proxy: None, answerer: Answerer) -> None:
+    api, runner = start_bot(lambda: answerer)
+    chat = new_chat()
+    api.push(text_update(chat, CEO))
+    api.wait_messages(chat, 1)
+    assert runner.stop() < 5
+    api.stop()
