@@ -129,13 +129,15 @@ class TokenRedactor(logging.Filter):
     """Replaces secrets in log records, including formatted tracebacks, with ``[REDACTED]``.
 
     Attach it to handlers (a filter on a logger does not see records propagated from child
-    loggers); ``RedactingFormatter`` applies it once more to the final text.
+    loggers); ``RedactingFormatter`` applies it once more to the final text. Without
+    ``tracebacks`` an exception is condensed to its last line (``--debug`` shows it in full).
     """
 
     MASK = "[REDACTED]"
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], *, tracebacks: bool = True) -> None:
         super().__init__()
+        self.tracebacks = tracebacks
         variants: set[str] = set()
         for secret in secrets:
             if not secret:
@@ -162,7 +164,11 @@ class TokenRedactor(logging.Filter):
         record.msg = self.redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if self.tracebacks:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            else:
+                _, exc, _ = record.exc_info
+                record.exc_text = f"{type(exc).__name__}: {exc}" if exc else ""
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         if record.stack_info:
@@ -185,7 +191,7 @@ def configure_logging(
     secrets: Iterable[str], *, debug: bool = False, stream: Any = None
 ) -> TokenRedactor:
     """Set up the bot's logs: timestamps, our INFO lines, httpx quiet, secrets redacted."""
-    redactor = TokenRedactor(secrets)
+    redactor = TokenRedactor(secrets, tracebacks=debug)
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler(stream))
@@ -248,9 +254,12 @@ class RateLimiter:
 class TrustBot:
     """Handlers and their shared state (thread pool, rate limiter, access lists)."""
 
-    def __init__(self, settings: BotSettings, get_answerer: GetAnswerer) -> None:
+    def __init__(
+        self, settings: BotSettings, get_answerer: GetAnswerer, *, warm_up: bool = False
+    ) -> None:
         self.settings = settings
         self.get_answerer = get_answerer
+        self.warm_up = warm_up
         self.pool = ThreadPoolExecutor(
             max_workers=settings.workers, thread_name_prefix="trustbot-answer"
         )
@@ -460,7 +469,12 @@ class TrustBot:
 
     # - lifecycle -
     async def post_init(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Register the command menu; a failure is logged, not fatal."""
+        """Load the model (once Telegram accepted the token), register the command menu."""
+        if self.warm_up:
+            # The model loads on first use: pay for it now, not in the first user's wait.
+            started = time.monotonic()
+            await self.in_pool(lambda: self.get_answerer().ask("What are the articles about?"))
+            log.info("model ready in %.1fs", time.monotonic() - started)
         try:
             await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
         except TelegramError as err:
@@ -540,10 +554,17 @@ def addressed_question(message: Message, bot_id: int, bot_username: str | None) 
 
 
 def build_application(
-    settings: BotSettings, get_answerer: GetAnswerer, *, concurrent_updates: int = 32
+    settings: BotSettings,
+    get_answerer: GetAnswerer,
+    *,
+    concurrent_updates: int = 32,
+    warm_up: bool = False,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The PTB application: flood-limit aware, concurrent, with trustbot's handlers."""
-    bot = TrustBot(settings, get_answerer)
+    """The PTB application: flood-limit aware, concurrent, with trustbot's handlers.
+
+    ``warm_up`` loads the model at start-up (after Telegram accepted the token).
+    """
+    bot = TrustBot(settings, get_answerer, warm_up=warm_up)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
@@ -563,14 +584,14 @@ def build_application(
     return app
 
 
-def run(settings: BotSettings, get_answerer: GetAnswerer) -> None:
+def run(settings: BotSettings, get_answerer: GetAnswerer, *, warm_up: bool = True) -> None:
     """Run until SIGINT/SIGTERM: long polling, or a webhook server when ``webhook_url`` is set.
 
     Telegram failures at start-up become ``TrustbotError``s whose messages never hold the token.
     """
     check_settings(settings)
     redactor = TokenRedactor([settings.token, settings.secret_token or ""])
-    app = build_application(settings, get_answerer)
+    app = build_application(settings, get_answerer, warm_up=warm_up)
     try:
         if settings.webhook_url:
             path = urllib.parse.urlsplit(settings.webhook_url).path.strip("/")
@@ -617,10 +638,8 @@ def serve(bot_settings: BotSettings, settings: Settings, *, debug: bool = False)
     configure_logging([bot_settings.token, bot_settings.secret_token or ""], debug=debug)
     started = time.monotonic()
     answerer = Answerer.open(settings)
-    # The model loads on first use: pay for it now, not in the first user's wait.
-    answerer.ask("What are the articles about?")
     log.info(
-        "loaded %d article(s) from %s and the model in %.1fs",
+        "opened the index of %d article(s) in %s in %.1fs",
         len(answerer.articles),
         settings.index_dir,
         time.monotonic() - started,
