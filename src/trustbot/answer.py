@@ -78,7 +78,7 @@ class Answerer:
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Answerer:
         """Load the index for ``settings``; refuse a stale index or one built with another model."""
         from trustbot.corpus import load_corpus
-        from trustbot.embed import make_embedder
+        from trustbot.embed import make_query_embedder
         from trustbot.store import load_index, read_manifest, stale_reason
 
         articles = load_corpus(settings.corpus_dir)
@@ -88,7 +88,7 @@ class Answerer:
                 f"the index in {settings.index_dir} is out of date with the corpus ({reason}); "
                 "run `trustbot index build`"
             )
-        embedder = embedder or make_embedder(settings.model_path)
+        embedder = embedder or make_query_embedder(settings.model_path, settings.cache_dir)
         return cls(load_index(settings.index_dir, embedder), embedder)
 
     @property

@@ -21,6 +21,16 @@ def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
 
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where derived, re-creatable files live (the ONNX query encoder): ``TRUSTBOT_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/trustbot``, else ``~/.cache/trustbot``."""
+    env = _env(environ)
+    if env.get("TRUSTBOT_CACHE_DIR"):
+        return Path(env["TRUSTBOT_CACHE_DIR"])
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "trustbot"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the corpus and index live and which model embeds them."""
@@ -30,6 +40,10 @@ class Settings:
     # A local sentence-transformers model folder; None means the bundled all-MiniLM-L6-v2.
     model_path: Path | None = None
     debug: bool = False
+    # Seconds an index writer waits for another writer to finish before giving up.
+    lock_timeout: float = 60.0
+    # Derived files (the ONNX query encoder); None: questions use sentence-transformers.
+    cache_dir: Path | None = field(default_factory=default_cache_dir)
 
     @classmethod
     def from_env(
@@ -47,11 +61,17 @@ class Settings:
         index = index_dir or env.get("TRUSTBOT_INDEX_DIR") or DEFAULT_INDEX
         model = model_path or env.get("TRUSTBOT_MODEL") or None
         dbg = debug if debug is not None else env.get("TRUSTBOT_DEBUG", "") not in ("", "0")
+        try:
+            lock_timeout = float(env.get("TRUSTBOT_LOCK_TIMEOUT") or 60.0)
+        except ValueError:
+            raise BadInput("TRUSTBOT_LOCK_TIMEOUT must be a number of seconds") from None
         return cls(
             corpus_dir=Path(corpus),
             index_dir=Path(index),
             model_path=Path(model) if model else None,
             debug=dbg,
+            lock_timeout=lock_timeout,
+            cache_dir=default_cache_dir(env),
         )
 
 
@@ -117,3 +137,12 @@ class BotSettings:
                 raise BadInput("TRUSTBOT_RATE_LIMIT_PER_MINUTE must be a whole number") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def crash_hook(environ: Mapping[str, str] | None = None) -> str | None:
+    """``TRUSTBOT_TEST_HOOK``: where an index write pauses or dies, for the crash-safety tests.
+
+    The value is ``POINT:kill[:N]`` (SIGKILL itself the Nth time it reaches POINT) or
+    ``POINT:sleep:SECONDS``; see ``store.checkpoint`` for the points.
+    """
+    return _env(environ).get("TRUSTBOT_TEST_HOOK") or None

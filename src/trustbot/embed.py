@@ -200,3 +200,22 @@ class HashEmbedder:
 def make_embedder(model_path: Path | None) -> Embedder:
     """The embedder for a settings' ``model_path`` (None: the bundled model)."""
     return SentenceTransformerEmbedder(model_path)
+
+
+def make_query_embedder(model_path: Path | None, cache_dir: Path | None) -> Embedder:
+    """The embedder for questions: the ONNX export of the model, cached in ``cache_dir``.
+
+    Answering one question must not pay ~5 s of torch and sentence-transformers imports, so
+    questions go through ONNX Runtime on the same weights (exported once, on first use). Without
+    a cache folder, or when the export cannot be made, it is sentence-transformers as for builds.
+    """
+    source = SentenceTransformerEmbedder(model_path)
+    if cache_dir is None:
+        return source
+    from trustbot.onnx_embed import OnnxEmbedder, ensure_export
+
+    try:
+        return OnnxEmbedder(source, ensure_export(source, cache_dir))
+    except ModelError as err:
+        log.warning("questions are embedded with sentence-transformers instead of ONNX: %s", err)
+        return source
