@@ -17,6 +17,8 @@ from trustbot.errors import BadInput, TrustbotError
 
 if TYPE_CHECKING:
     from trustbot.answer import Answer, Answerer
+    from trustbot.embed import Embedder
+    from trustbot.ingest import LifecycleReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 QUIT_WORDS = frozenset({"quit", "exit", ":q", "/quit"})
@@ -186,8 +188,14 @@ def _read_interactive() -> Iterator[str]:
     help="At most this many cited sentences.",
 )
 def chat(top_k: int) -> None:
-    """Ask questions one after another; `quit` or Ctrl-D ends the session."""
-    answerer = open_answerer()
+    """Ask questions one after another; `quit` or Ctrl-D ends the session.
+
+    A new index (from `trustbot ingest` in another terminal, say) is picked up without a restart.
+    """
+    from trustbot.live import LiveAnswerer
+
+    live = LiveAnswerer.open(settings())
+    answerer = live.current
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if interactive:
         titles = ", ".join(a.title for a in answerer.articles[:3])
@@ -204,7 +212,7 @@ def chat(top_k: int) -> None:
         if not line.strip():
             continue
         try:
-            answer = answerer.ask(line, top_k=top_k)
+            answer = live().ask(line, top_k=top_k)
         except BadInput as err:
             _fail(str(err))
             continue
@@ -272,15 +280,15 @@ def build_index(*, reuse: bool, only_if_stale: bool = False) -> None:
         except (IndexMissing, IndexStale, IndexCorrupt):
             pass
     with _Progress("Embedding sentences") as progress:
-        report = write_index(s.index_dir, articles, embedder, reuse=reuse, progress=progress)
-    click.echo(
-        f"Indexed {report.articles} article(s), {report.sentences} sentences "
-        f"({len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed; "
-        f"{report.sentences_embedded} sentences embedded) in {report.seconds:.1f}s "
-        f"-> {s.index_dir}",
-        err=True,
-    )
+        report = write_index(
+            s.index_dir,
+            articles,
+            embedder,
+            reuse=reuse,
+            progress=progress,
+            lock_timeout=s.lock_timeout,
+        )
+    click.echo(f"{report.summary()} -> {s.index_dir}", err=True)
 
 
 @index.command("build")
@@ -295,6 +303,52 @@ def index_build() -> None:
 def index_update() -> None:
     """Bring the index up to date with the corpus; embeds only new or changed articles."""
     build_index(reuse=True, only_if_stale=True)
+
+
+def _lifecycle(
+    run: Callable[[Settings, Embedder, Callable[[int, int], None]], LifecycleReport],
+) -> None:
+    """Run an ingest/remove/re-scan: problems by name, one summary line, exit 2 if any failed."""
+    from trustbot.embed import make_embedder
+
+    s = settings()
+    with _Progress("Embedding sentences") as progress:
+        report = run(s, make_embedder(s.model_path), progress)
+    for dup in report.duplicates:
+        click.echo(
+            f"trustbot: {dup.name}: same text as article {dup.same_as!r}; not indexed twice",
+            err=True,
+        )
+    for problem in report.problems:
+        _fail(f"{problem.message}; skipped")
+    click.echo(f"{report.summary()} -> {s.index_dir}", err=True)
+    if report.failed:
+        raise click.exceptions.Exit(2)
+
+
+@cli.command()
+@global_options
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def ingest(paths: tuple[Path, ...]) -> None:
+    """Copy or update articles (files or folders) into the corpus and update the index.
+
+    PATHS are .txt, .md or .html files, or folders of them. Only new or changed articles are
+    embedded; unchanged ones keep their vectors. Text identical to an article already in the corpus is skipped. A bad input is reported and
+    skipped, the rest is ingested, and the exit code is 2.
+    """
+    from trustbot import ingest as lifecycle
+
+    _lifecycle(lambda s, emb, progress: lifecycle.ingest(s, paths, emb, progress))
+
+
+@cli.command()
+@global_options
+@click.argument("article_ids", nargs=-1, required=True)
+def remove(article_ids: tuple[str, ...]) -> None:
+    """Remove articles (by id, or by file name) from the corpus and the index."""
+    from trustbot import ingest as lifecycle
+
+    _lifecycle(lambda s, emb, progress: lifecycle.remove(s, article_ids, emb, progress))
 
 
 @index.command("status")

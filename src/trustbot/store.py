@@ -8,10 +8,17 @@ Layout of ``index/``::
     gen-<stamp>/             one generation: vectors.faiss, table.json, lexical/ (bm25s)
     .lock                    serialises writers
 
-A write builds a new generation folder next to the live one and then replaces ``manifest.json``,
-so a reader (the running bot) sees either the old index or the new one, never half of one, and a
-crash at any point leaves the previous manifest and everything it points at intact. Per-article
-files are addressed by content, so an incremental update embeds only new or changed articles.
+A write builds a new generation folder next to the live one, fsyncs it, and then replaces
+``manifest.json``, so a reader (the running bot) sees either the old index or the new one, never
+half of one, and a crash at any point (``kill -9`` or power loss) leaves the previous manifest and
+everything it points at intact. Per-article files are addressed by content, so an incremental
+update embeds only new or changed articles, and the vectors a crashed write had already made are
+reused by the next one.
+
+Clean-up: a write starts by deleting generation folders and temporary files that the live
+manifest does not point at (what a crashed writer left), and ends by deleting what neither the new
+nor the previous manifest points at. The previous generation thus outlives the swap by one write,
+so a reader that read the old manifest just before the swap can still load it.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,9 +41,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trustbot.config import crash_hook
 from trustbot.corpus import Article
 from trustbot.embed import Embedder
-from trustbot.errors import IndexCorrupt, IndexLocked, IndexMissing, IndexStale
+from trustbot.errors import IndexCorrupt, IndexLocked, IndexMissing, IndexStale, TrustbotError
 from trustbot.text import Sentence, quote_speakers, split_sentences
 
 if TYPE_CHECKING:
@@ -51,6 +61,7 @@ MANIFEST = "manifest.json"
 REBUILD_HINT = "run `trustbot index build`"
 
 Progress = Callable[[int, int], None]
+DEFAULT_LOCK_TIMEOUT = 60.0
 
 
 def passage_inputs(article: Article, sentences: Sequence[Sentence]) -> list[str]:
@@ -91,18 +102,31 @@ class WriteReport:
     articles: int
     sentences: int
 
+    def summary(self) -> str:
+        """One line for people: what the index holds now and what this write changed."""
+        return (
+            f"Indexed {self.articles} article(s), {self.sentences} sentences "
+            f"({len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.removed)} removed; "
+            f"{self.sentences_embedded} sentences embedded) in {self.seconds:.1f}s"
+        )
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(
+    path: Path, data: bytes, before_replace: Callable[[], None] | None = None
+) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -119,12 +143,64 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _fsync_tree(folder: Path) -> None:
+    # The manifest may only point at files whose contents are on disk: after a power cut a
+    # renamed-but-unsynced file can come back empty.
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+        else:
+            _fsync_dir(path)
+    _fsync_dir(folder)
+
+
+_hook_hits: dict[str, int] = {}
+
+
+def checkpoint(point: str) -> None:
+    """A named moment of a write where the crash-safety tests pause or kill the process.
+
+    Points, in order: ``article-embedded`` (after each article's vectors are saved),
+    ``generation-written`` (new generation complete, manifest not yet touched),
+    ``manifest-written`` (new manifest in a temporary file, not yet swapped in) and
+    ``manifest-replaced`` (swapped in, old files not yet cleaned up). Does nothing unless
+    ``TRUSTBOT_TEST_HOOK`` names the point (see ``config.crash_hook``).
+    """
+    hook = crash_hook()
+    if not hook or hook.split(":")[0] != point:
+        return
+    _, action, *arg = [*hook.split(":"), ""]
+    _hook_hits[point] = _hook_hits.get(point, 0) + 1
+    if action == "kill" and _hook_hits[point] >= int(arg[0] or 1):
+        log.warning("test hook: kill -9 at %s", point)
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif action == "sleep" and _hook_hits[point] == 1:
+        log.warning("test hook: sleeping at %s", point)
+        time.sleep(float(arg[0] or 3600))
+
+
+# Which index folders this thread holds the writer lock of: ``ingest`` holds it across its corpus
+# changes and the index write, and ``write_index`` inside it must not wait for itself.
+_held = threading.local()
+
+
 @contextlib.contextmanager
-def write_lock(index_dir: Path, timeout: float = 60.0) -> Iterator[None]:
-    """Hold the index's writer lock; wait up to ``timeout`` seconds for another writer."""
+def write_lock(index_dir: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the index's writer lock; wait up to ``timeout`` seconds for another writer.
+
+    Re-entrant within a thread. The lock is an ``flock`` on ``index/.lock``, so the kernel
+    releases it when its holder dies, even by ``kill -9``.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
+    key = str(index_dir.resolve())
+    held: set[str] = _held.__dict__.setdefault("paths", set())
+    if key in held:
+        yield
+        return
     with (index_dir / ".lock").open("a") as fh:
         deadline = time.monotonic() + timeout
+        waiting = False
         while True:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -132,13 +208,18 @@ def write_lock(index_dir: Path, timeout: float = 60.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise IndexLocked(
-                        f"another trustbot process is writing the index in {index_dir}; "
-                        "wait for it to finish and try again"
+                        f"another trustbot process has been writing the index in {index_dir} "
+                        f"for over {timeout:g}s; wait for it to finish and try again"
                     ) from None
+                if not waiting:
+                    log.warning("waiting for another trustbot process to finish writing the index")
+                    waiting = True
                 time.sleep(0.1)
+        held.add(key)
         try:
             yield
         finally:
+            held.discard(key)
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
@@ -171,6 +252,8 @@ def stale_reason(manifest: dict[str, Any], articles: Sequence[Article]) -> str |
     removed = sorted(indexed.keys() - current.keys())
     changed = sorted(k for k in current.keys() & indexed.keys() if current[k] != indexed[k])
     parts = []
+    if (manifest.get("text_version"), manifest.get("embed_recipe")) != (TEXT_VERSION, EMBED_RECIPE):
+        parts.append("built by an older trustbot that split or embedded sentences differently")
     for label, ids in (("new", added), ("changed", changed), ("removed", removed)):
         if ids:
             shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
@@ -249,8 +332,9 @@ def _load_article(index_dir: Path, entry: dict[str, Any]) -> StoredArticle:
         raise IndexCorrupt(f"index file {path} is unreadable ({err}); {REBUILD_HINT}") from None
 
 
-def _gc(index_dir: Path, keep: set[str]) -> None:
-    """Delete generations and content files that no manifest we keep refers to."""
+def _gc(index_dir: Path, keep: set[str], *, content: bool) -> None:
+    """Delete generations and temporary files no kept manifest refers to; with ``content``, also
+    per-article files (without it they stay, for the write about to run to reuse)."""
     for child in index_dir.iterdir():
         if child.name.startswith("gen-") and child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)
@@ -260,7 +344,7 @@ def _gc(index_dir: Path, keep: set[str]) -> None:
         folder = index_dir / sub
         if folder.is_dir():
             for f in folder.iterdir():
-                if f"{sub}/{f.name}" not in keep:
+                if f.name.endswith(".tmp") or (content and f"{sub}/{f.name}" not in keep):
                     f.unlink(missing_ok=True)
 
 
@@ -273,6 +357,25 @@ def _manifest_refs(manifest: dict[str, Any] | None) -> set[str]:
     return refs
 
 
+def _is_current(
+    index_dir: Path, old: dict[str, Any], articles: Sequence[Article], embedder: Embedder
+) -> bool:
+    """Whether the live index already holds exactly ``articles``, in order, with this model."""
+    model = old.get("model", {})
+    expected = [(a.id, a.sha256, _article_file(a), _vectors_file(a, embedder)) for a in articles]
+    held = [
+        (e.get("id"), e.get("sha256"), e.get("file"), e.get("vectors")) for e in old["articles"]
+    ]
+    return (
+        (model.get("id"), model.get("weights_sha256"))
+        == (embedder.model_id, embedder.weights_sha256)
+        and (old.get("text_version"), old.get("embed_recipe")) == (TEXT_VERSION, EMBED_RECIPE)
+        and held == expected
+        and (index_dir / str(old.get("generation"))).is_dir()
+        and all((index_dir / f).is_file() for _, _, *files in expected for f in files)
+    )
+
+
 def write_index(
     index_dir: Path,
     articles: Sequence[Article],
@@ -280,23 +383,37 @@ def write_index(
     *,
     reuse: bool = True,
     progress: Progress | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> WriteReport:
     """Make the index hold exactly ``articles``, atomically.
 
     With ``reuse`` (incremental), articles whose content and model are unchanged keep their
-    stored sentences and vectors and only new or changed ones are embedded; without it
-    (``index build``) every article is split and embedded again.
+    stored sentences and vectors and only new or changed ones are embedded, and when nothing
+    changed at all nothing is written; without it (``index build``) every article is split and
+    embedded again.
     """
     started = time.monotonic()
-    with write_lock(index_dir):
+    with write_lock(index_dir, lock_timeout):
         old: dict[str, Any] | None
         try:
             old = read_manifest(index_dir)
         except (IndexMissing, IndexCorrupt, IndexStale):
             old = None
         old_shas = {a["id"]: a["sha256"] for a in old["articles"]} if old else {}
-        # Keep the live generation and what it points at until the new manifest is in place.
-        _gc(index_dir, _manifest_refs(old) | ({str(old.get("previous"))} if old else set()))
+        # What a crashed writer left: its generation folder and temporary files. Its finished
+        # per-article files stay for this write to reuse.
+        _gc(index_dir, _manifest_refs(old), content=False)
+        if reuse and old is not None and _is_current(index_dir, old, articles, embedder):
+            return WriteReport(
+                added=[],
+                updated=[],
+                unchanged=sorted(old_shas),
+                removed=[],
+                sentences_embedded=0,
+                seconds=time.monotonic() - started,
+                articles=int(old["counts"]["articles"]),
+                sentences=int(old["counts"]["sentences"]),
+            )
 
         gen = f"gen-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         gen_dir = index_dir / gen
@@ -327,9 +444,9 @@ def write_index(
                 vectors = embedder.encode(passage_inputs(a, sa.sentences))
                 if vectors.shape[0] == 0:
                     vectors = np.zeros((0, embedder.dim), dtype=np.float32)
-                buf = _npy_bytes(vectors)
-                _atomic_write(vec_path, buf)
+                _atomic_write(vec_path, _npy_bytes(vectors))
                 embedded += len(sa.sentences)
+                checkpoint("article-embedded")
             assert vectors is not None
             stored.append(sa)
             blocks.append(vectors)
@@ -363,12 +480,20 @@ def write_index(
             "counts": {"articles": len(stored), "sentences": int(matrix.shape[0])},
             "articles": entries,
         }
-        _fsync_dir(gen_dir)
+        # Everything the new manifest points at reaches the disk before the manifest does.
+        _fsync_tree(gen_dir)
+        for sub in ("articles", "vectors"):
+            _fsync_dir(index_dir / sub)
+        _fsync_dir(index_dir)
+        checkpoint("generation-written")
         _atomic_write(
-            index_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+            index_dir / MANIFEST,
+            json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
+            before_replace=lambda: checkpoint("manifest-written"),
         )
         _fsync_dir(index_dir)
-        _gc(index_dir, _manifest_refs(manifest) | ({str(old.get("generation"))} if old else set()))
+        checkpoint("manifest-replaced")
+        _gc(index_dir, _manifest_refs(manifest) | _manifest_refs(old), content=True)
 
     new_ids = {a.id: a.sha256 for a in articles}
     return WriteReport(
@@ -443,13 +568,31 @@ class LoadedIndex:
 
 
 def load_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:
-    """Load the live generation. With ``embedder``, refuse an index built with another model."""
+    """Load the live generation. With ``embedder``, refuse an index built with another model.
+
+    A writer may swap in a new manifest while we read the generation the old one named, and a
+    later write may then delete that generation's files; we start over from the new manifest.
+    """
+    for attempt in range(3):
+        manifest = read_manifest(index_dir)
+        if embedder is not None:
+            check_model(manifest, embedder, index_dir)
+        try:
+            return _load_generation(index_dir, manifest)
+        except IndexCorrupt:
+            try:
+                swapped = read_manifest(index_dir).get("generation") != manifest.get("generation")
+            except TrustbotError:
+                swapped = False
+            if attempt == 2 or not swapped:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load_generation(index_dir: Path, manifest: dict[str, Any]) -> LoadedIndex:
     from trustbot import vectors
     from trustbot.lexical import LexicalIndex
 
-    manifest = read_manifest(index_dir)
-    if embedder is not None:
-        check_model(manifest, embedder, index_dir)
     gen_dir = index_dir / str(manifest.get("generation"))
     try:
         articles = [_load_article(index_dir, entry) for entry in manifest["articles"]]
