@@ -460,6 +460,7 @@ def message(
     chat_type: str = "private",
     reply_to: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    entities: bool = True,
 ) -> dict[str, Any]:
     """A message object; group chats get negative ids by convention of the caller."""
     chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
@@ -476,7 +477,7 @@ def message(
         msg["from"] = user(user_id if user_id is not None else abs(chat_id))
     if text is not None:
         msg["text"] = text
-        ents = _entities(text)
+        ents = _entities(text) if entities else []
         if ents:
             msg["entities"] = ents
     if reply_to is not None:

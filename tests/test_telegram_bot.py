@@ -266,6 +266,26 @@ def test_groups_answer_ask_mentions_and_replies_and_ignore_chatter(api: FakeBotA
     assert all(c.params.get("reply_parameters") for c in sent)
 
 
+def test_commands_and_mentions_without_entities_still_work(api: FakeBotAPI) -> None:
+    """Other Bot API servers may not tag commands and mentions; the text decides then."""
+    group = new_group()
+    kw: dict[str, Any] = {"chat_type": "group", "user_id": 78, "entities": False}
+    api.push(text_update(group, f"/ask@other_bot {CEO}", **kw))
+    api.push(text_update(group, f"Hey @{BOT_USERNAME}x, lunch?", **kw))
+    api.push(text_update(group, f"/ask@{BOT_USERNAME} {CEO}", **kw))
+    only(api, group)
+    api.push(text_update(group, f"@{BOT_USERNAME.upper()} {CEO}", **kw))
+    sent = only(api, group, 2)
+    assert all(CEO_SENTENCE in shown(c) for c in sent)
+    chat = new_chat()
+    api.push(text_update(chat, "/help", entities=False))
+    assert "/ask" in shown(only(api, chat)[0])
+    api.push(text_update(chat, "/frobnicate", entities=False))
+    assert "don't know that command" in shown(only(api, chat, 2)[1])
+    api.push(text_update(chat, f"/ask\n{CEO}", entities=False))
+    assert CEO_SENTENCE in shown(only(api, chat, 3)[2])
+
+
 class LongAnswerer:
     """Returns an answer far over 4,096 characters, full of hostile HTML."""
 

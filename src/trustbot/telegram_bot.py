@@ -429,11 +429,15 @@ class TrustBot:
     async def private_text(self, update: Update, context: Context) -> None:
         """Plain text in a private chat is a question."""
         message = _msg(update)
+        if await self._untagged_command(update, context, private=True):
+            return
         await self.answer(message, message.text or "")
 
     async def group_text(self, update: Update, context: Context) -> None:
         """In groups, answer mentions of the bot and replies to it; ignore other chatter."""
         message = _msg(update)
+        if await self._untagged_command(update, context, private=False):
+            return
         question = addressed_question(message, context.bot.id, context.bot.username)
         if question is None:
             return
@@ -441,6 +445,27 @@ class TrustBot:
             await self.send(message, render.render_help(context.bot.username))
             return
         await self.answer(message, question)
+
+    async def _untagged_command(self, update: Update, context: Context, *, private: bool) -> bool:
+        """Handle a "/command" that arrived without a bot_command entity; True if it was one.
+
+        Telegram always tags commands, but other Bot API servers may not; the text decides then.
+        """
+        parsed = textual_command(_msg(update).text or "", context.bot.username)
+        if parsed is None:
+            return False
+        handlers = {
+            "start": self.start,
+            "help": self.help,
+            "sources": self.sources,
+            "ask": self.ask,
+        }
+        handler = handlers.get(parsed)
+        if handler is not None:
+            await handler(update, context)
+        elif private and parsed:
+            await self.unknown_command(update, context)
+        return True
 
     async def not_text(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice and the like in a private chat get a one-line hint."""
@@ -522,7 +547,22 @@ def _after_command(message: Message) -> str:
     for entity, value in message.parse_entities([MessageEntity.BOT_COMMAND]).items():
         if entity.offset == 0:
             return text[len(value) :]
-    return text.partition(" ")[2]
+    parts = text.split(None, 1)
+    return parts[1] if len(parts) == 2 else ""
+
+
+_COMMAND_TEXT = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)")
+
+
+def textual_command(text: str, bot_username: str | None) -> str | None:
+    """The command name if ``text`` starts with one; "" if it is addressed to another bot."""
+    m = _COMMAND_TEXT.match(text)
+    if m is None:
+        return None
+    command, target = m.group(1).lower(), m.group(2)
+    if target and target.lower() != (bot_username or "").lower():
+        return ""
+    return command
 
 
 def addressed_question(message: Message, bot_id: int, bot_username: str | None) -> str | None:
@@ -542,6 +582,11 @@ def addressed_question(message: Message, bot_id: int, bot_username: str | None) 
         if is_us:
             mentioned = True
             text = text.replace(value, " ", 1)
+    if not mentioned and bot_username and not message.entities:
+        # A server that does not tag mentions: find "@botname" in the text itself.
+        pattern = re.compile(rf"(?<![\w@])@{re.escape(bot_username)}(?!\w)", re.IGNORECASE)
+        text, found = pattern.subn(" ", text)
+        mentioned = found > 0
     replied = message.reply_to_message
     if not mentioned and not (
         replied is not None and replied.from_user is not None and replied.from_user.id == bot_id

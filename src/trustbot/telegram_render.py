@@ -54,9 +54,10 @@ def _link(title: str, url: str | None) -> str:
 def render_answer(answer: Answer) -> str:
     """The answer with [n] markers, then the numbered sources with titles, links and dates."""
     if not answer.answered:
+        q = answer.question if len(answer.question) <= 200 else answer.question[:199] + "…"
         return (
-            f"🤷 {_e(answer.text)} I found nothing in the articles that answers "
-            f"“{_e(answer.question)}”.\n\nTry other words, or see /sources for what I know about."
+            f"🤷 {_e(answer.text)} Nothing in them answers “{_e(q)}”.\n\n"
+            "Try other words, or see /sources for what I know about."
         )
     body = " ".join(f"{_e(c.text)} <b>[{c.n}]</b>" for c in answer.citations)
     lines = [body, "", "<b>Sources</b>"]
