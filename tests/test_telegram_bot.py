@@ -387,7 +387,7 @@ def test_a_slow_question_does_not_stall_other_chats(
     api.wait_messages(quick_chat, 1)
     quick = time.monotonic() - started
     assert not api.sent(slow_chat), "the quick chat should not wait for the slow one"
-    assert quick < 2.0
+    assert quick < 2.5
     api.wait_messages(slow_chat, 1)
     # The answerer is fetched for each question inside a worker thread.
     assert provider.threads and all(t.startswith("trustbot-answer") for t in provider.threads)
