@@ -170,7 +170,7 @@ def test_a_second_writer_waits_then_fails_clearly(tmp_path: Path) -> None:
     try:
         assert held.wait(5)
         started = time.monotonic()
-        with pytest.raises(IndexLocked, match="another trustbot process .* try again"):
+        with pytest.raises(IndexLocked, match=r"another trustbot process .* try again"):
             write_index(tmp_path, articles(TEXTS), HashEmbedder(), lock_timeout=0.5)
         assert time.monotonic() - started >= 0.5
         assert not (tmp_path / MANIFEST).exists()
