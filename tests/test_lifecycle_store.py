@@ -206,3 +206,16 @@ def test_a_new_text_or_embedding_recipe_makes_the_index_stale(tmp_path: Path) ->
     assert stale_reason(manifest, articles(TEXTS)) is None
     manifest["embed_recipe"] = "sentence-v0"
     assert "older trustbot" in str(stale_reason(manifest, articles(TEXTS)))
+
+
+@pytest.mark.parametrize("texts", [{}, {"still": "It is.\n\nThe."}], ids=["none", "stopwords"])
+def test_an_index_without_any_searchable_word_still_loads_and_abstains(
+    tmp_path: Path, texts: dict[str, str]
+) -> None:
+    # What `trustbot remove` of the last article leaves, or an article of stop words only.
+    write_index(tmp_path, articles(texts), HashEmbedder())
+    emb = HashEmbedder()
+    index = load_index(tmp_path, emb)
+    assert index.lexical.scores("what is it").tolist() == [0.0] * len(index.rows)
+    if not texts:
+        assert not Answerer(index, emb).ask("What is it?").answered

@@ -47,8 +47,12 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
         retriever = _bm25s().BM25()
-        # bm25s cannot index an empty corpus; an index of one empty document scores 0 for all.
-        tokens = tokenize(texts) if texts else [[]]
+        tokens = tokenize(texts) if texts else []
+        if not any(tokens):
+            # bm25s cannot index a corpus without a single token (no articles left after
+            # `trustbot remove`, or only stop words): one extra row holding a token no query can
+            # contain keeps every real row at 0 (``scores`` cuts the extra row off).
+            tokens = [*tokens, ["\x00"]]
         retriever.index(tokens, show_progress=False)
         return cls(retriever, len(texts))
 
@@ -70,3 +74,27 @@ class LexicalIndex:
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)[: self.size]
+
+    def postings(
+        self, tokens: Sequence[str]
+    ) -> list[tuple[str, NDArray[np.int64], NDArray[np.float32]]]:
+        """For each indexed token (from ``tokenize``): the rows holding it and its BM25 share there.
+
+        Read straight from bm25s's term-by-document score matrix, so the cost is the length of
+        the postings, not the number of rows; summing the shares gives ``scores``.
+        """
+        if self.size == 0:
+            return []
+        vocab = self._retriever.vocab_dict
+        matrix = self._retriever.scores
+        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        out = []
+        for token in dict.fromkeys(tokens):
+            tid = vocab.get(token)
+            if tid is None:
+                continue
+            lo, hi = int(indptr[tid]), int(indptr[tid + 1])
+            rows = np.asarray(indices[lo:hi], dtype=np.int64)
+            keep = rows < self.size
+            out.append((token, rows[keep], np.asarray(data[lo:hi], dtype=np.float32)[keep]))
+        return out
