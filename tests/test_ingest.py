@@ -191,3 +191,38 @@ def test_scan_corpus_sees_what_load_corpus_sees(tmp_path: Path) -> None:
 )
 def test_normalise_id(typed: str, aid: str) -> None:
     assert normalise_id(typed) == aid
+
+
+def test_a_failed_index_write_leaves_the_corpus_as_it_was(
+    ws: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trustbot import ingest as lifecycle
+
+    emb = HashEmbedder()
+    ingest(ws, [SEED], emb)
+    manifest = (ws.index_dir / MANIFEST).read_bytes()
+    owls = write(tmp_path / "in", "owls.txt", OWLS)
+    changed_seed = write(tmp_path / "in", "southern-health.txt", "Replaced.\n")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(lifecycle, "write_index", fail)
+    with pytest.raises(OSError):
+        ingest(ws, [owls, changed_seed], emb)
+    assert sorted(p.name for p in ws.corpus_dir.iterdir()) == ["southern-health.txt"]
+    assert (ws.corpus_dir / "southern-health.txt").read_bytes() == SEED.read_bytes()
+    assert (ws.index_dir / MANIFEST).read_bytes() == manifest
+    with pytest.raises(OSError):
+        remove(ws, ["southern-health"], emb)
+    assert (ws.corpus_dir / "southern-health.txt").exists()
+
+
+def test_files_staged_by_a_killed_ingest_are_cleared(ws: Settings, tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    ingest(ws, [SEED], emb)
+    write(ws.corpus_dir, ".trustbot-owls.txt.x1y2.tmp", OWLS)
+    assert [a.id for a in load_corpus(ws.corpus_dir)] == ["southern-health"]
+    report = ingest(ws, [write(tmp_path / "in", "bats.txt", "Bats eat moths.")], emb)
+    assert report.index.added == ["bats"]
+    assert sorted(p.name for p in ws.corpus_dir.iterdir()) == ["bats.txt", "southern-health.txt"]

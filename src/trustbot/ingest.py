@@ -1,10 +1,13 @@
 """The corpus lifecycle: ingest (add or update) and remove articles, then update the index.
 
-Every operation holds the index's writer lock from its first change to the corpus folder until the
-new index is swapped in, so two editors ingesting at once are serialised, and the corpus and the
-index they leave agree. The corpus changes first: if the process dies before the swap, the files
-are in the corpus and the next ``ingest``, ``index update`` or ``/reindex`` indexes them (the
-vectors already made are reused); the live index stays the previous one, whole.
+Every operation holds the index's writer lock from its first look at the corpus folder until its
+files are in place, so two editors ingesting at once are serialised. The corpus follows the index:
+new files wait under hidden names (``.trustbot-*.tmp``, which no reader takes for an article)
+until the index that holds them is live, and removed files go only after the index without them
+is. So a crash before the swap leaves the corpus and the index exactly as they were (the next
+operation deletes the hidden files, and reuses the vectors already made). Only a crash in the
+instant between the swap and the file moves leaves the corpus behind the index; running the same
+command again puts that right.
 
 One bad input never stops a batch: a missing path, a binary or non-UTF-8 file, an empty article or
 a page without a story is reported by name and skipped, and the rest is ingested.
@@ -13,6 +16,7 @@ a page without a story is reported by name and skipped, and the rest is ingested
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -29,6 +33,9 @@ from trustbot.errors import CorpusError, TrustbotError
 from trustbot.store import Progress, WriteReport, read_manifest, write_index, write_lock
 
 log = logging.getLogger(__name__)
+
+# Ingested files wait under this hidden name in the corpus folder until their index is live.
+STAGE_PREFIX = ".trustbot-"
 
 
 @dataclass(frozen=True)
@@ -137,44 +144,61 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     return files, problems
 
 
-def _copy_into(corpus: Path, source: Path) -> Path:
-    """Copy ``source`` into the corpus atomically, so a reader never sees half a file."""
-    target = corpus / source.name
-    fd, tmp = tempfile.mkstemp(dir=corpus, prefix=f".{source.name}.", suffix=".tmp")
+def _stage(corpus: Path, source: Path) -> Path:
+    """Copy ``source`` into a hidden file in the corpus (never read as an article), synced."""
+    fd, tmp = tempfile.mkstemp(dir=corpus, prefix=f"{STAGE_PREFIX}{source.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
             shutil.copyfileobj(src, out)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return target
+    return Path(tmp)
+
+
+def _clear_stage(corpus: Path) -> None:
+    """Delete what a killed ingest staged (we hold the writer lock, so no ingest is running)."""
+    if corpus.is_dir():
+        for leftover in corpus.glob(f"{STAGE_PREFIX}*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _files_of(corpus: Path, aid: str) -> list[Path]:
     return [p for p in article_files(corpus) if article_id(p) == aid] if corpus.is_dir() else []
 
 
-def _index_corpus(
+def _in_folder(path: Path, folder: Path) -> bool:
+    return folder.is_dir() and path.resolve().parent == folder.resolve()
+
+
+def _write(
     settings: Settings,
+    articles: Iterable[Article],
     embedder: Embedder,
     progress: Progress | None,
-    problems: list[Problem],
-    duplicates: list[Duplicate],
-) -> LifecycleReport:
-    scan = scan_corpus(settings.corpus_dir)
-    report = write_index(
+) -> WriteReport:
+    # The order `load_corpus` reads them in, so a later re-scan finds the index current.
+    ordered = sorted(articles, key=lambda a: a.path.name if a.path else a.id)
+    return write_index(
         settings.index_dir,
-        scan.articles,
+        ordered,
         embedder,
         reuse=True,
         progress=progress,
         lock_timeout=settings.lock_timeout,
     )
-    return LifecycleReport(report, problems + scan.problems, duplicates + scan.duplicates)
 
 
 def ingest(
@@ -186,53 +210,64 @@ def ingest(
     """Copy new or changed articles into the corpus and update the index incrementally.
 
     An unchanged file changes nothing; a changed one replaces its article (whatever the old
-    file's extension); text identical to another article is reported and skipped.
+    file's extension); text identical to another article is reported and skipped. Inputs are
+    staged as hidden files in the corpus folder and put in place only once the index that holds
+    them is live, so until then a crash leaves both the corpus and the index as they were.
     """
     corpus = settings.corpus_dir
     files, problems = collect_inputs(paths)
     duplicates: list[Duplicate] = []
     with write_lock(settings.index_dir, settings.lock_timeout):
         corpus.mkdir(parents=True, exist_ok=True)
-        current = {a.id: a for a in scan_corpus(corpus).articles}
-        owner = {a.sha256: a.id for a in current.values()}
+        _clear_stage(corpus)
+        scan = scan_corpus(corpus)
+        chosen = {a.id: a for a in scan.articles}  # what the corpus will hold
+        owner = {a.sha256: a.id for a in scan.articles}
         batch: dict[str, Path] = {}
-        for path in files:
-            try:
-                art = read_article(path)
-            except CorpusError as err:
-                problems.append(Problem(str(path), str(err)))
-                continue
-            if art.id in batch:
-                problems.append(
-                    Problem(
-                        str(path),
-                        f"{path}: has the same article id {art.id!r} as {batch[art.id]}; "
-                        "rename one",
+        staged: list[tuple[Path, Path]] = []
+        doomed: list[Path] = []
+        try:
+            for path in files:
+                if _in_folder(path, corpus):
+                    continue  # already in the corpus (`trustbot ingest corpus/`): the scan has it
+                try:
+                    art = read_article(path)
+                except CorpusError as err:
+                    problems.append(Problem(str(path), str(err)))
+                    continue
+                if art.id in batch:
+                    problems.append(
+                        Problem(
+                            str(path),
+                            f"{path}: has the same article id {art.id!r} as {batch[art.id]}; "
+                            "rename one",
+                        )
                     )
-                )
-                continue
-            batch[art.id] = path
-            if owner.get(art.sha256, art.id) != art.id:
-                duplicates.append(Duplicate(str(path), owner[art.sha256]))
-                continue
-            old = current.get(art.id)
-            if (
-                old is not None
-                and old.path is not None
-                and (
-                    old.path.samefile(path)  # already in the corpus (`trustbot ingest corpus/`)
-                    or (old.sha256 == art.sha256 and old.path.name == path.name)
-                )
-            ):
-                continue
-            stale = _files_of(corpus, art.id)
-            target = _copy_into(corpus, path)
-            for other in stale:
-                if other.name != target.name:
-                    other.unlink(missing_ok=True)
-            owner[art.sha256] = art.id
-            log.debug("%s -> %s", path, target)
-        return _index_corpus(settings, embedder, progress, problems, duplicates)
+                    continue
+                batch[art.id] = path
+                if owner.get(art.sha256, art.id) != art.id:
+                    duplicates.append(Duplicate(str(path), owner[art.sha256]))
+                    continue
+                old = chosen.get(art.id)
+                if old is not None and old.sha256 == art.sha256 and old.path == corpus / path.name:
+                    continue  # unchanged
+                target = corpus / path.name
+                staged.append((_stage(corpus, path), target))
+                doomed.extend(p for p in _files_of(corpus, art.id) if p.name != target.name)
+                chosen[art.id] = dataclasses.replace(art, path=target)
+                owner[art.sha256] = art.id
+            report = _write(settings, chosen.values(), embedder, progress)
+            # The index that holds the new articles is live: now put their files in place.
+            for stale in doomed:
+                stale.unlink(missing_ok=True)
+            for tmp, target in staged:
+                os.replace(tmp, target)
+                log.debug("ingested %s", target)
+            _fsync_dir(corpus)
+        finally:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)  # only those not put in place: the write failed
+        return LifecycleReport(report, problems + scan.problems, duplicates + scan.duplicates)
 
 
 def normalise_id(name: str) -> str:
@@ -248,23 +283,34 @@ def remove(
     embedder: Embedder,
     progress: Progress | None = None,
 ) -> LifecycleReport:
-    """Delete articles' files from the corpus and drop them from the index."""
+    """Drop articles from the index, then delete their files from the corpus."""
+    corpus = settings.corpus_dir
     problems: list[Problem] = []
     with write_lock(settings.index_dir, settings.lock_timeout):
+        _clear_stage(corpus)
         try:
             indexed = {a["id"] for a in read_manifest(settings.index_dir)["articles"]}
         except TrustbotError:  # no or unreadable index: the corpus alone says what exists
             indexed = set()
+        scan = scan_corpus(corpus)
+        gone: set[str] = set()
+        doomed: list[Path] = []
         for name in ids:
             aid = normalise_id(name)
-            files = _files_of(settings.corpus_dir, aid)
+            files = _files_of(corpus, aid)
             if not files and aid not in indexed:
                 problems.append(
                     Problem(name, f"{name}: no article with that id (see `trustbot index status`)")
                 )
-            for f in files:
-                f.unlink(missing_ok=True)
-        return _index_corpus(settings, embedder, progress, problems, [])
+            gone.add(aid)
+            doomed.extend(files)
+        report = _write(
+            settings, (a for a in scan.articles if a.id not in gone), embedder, progress
+        )
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        _fsync_dir(corpus)
+        return LifecycleReport(report, problems + scan.problems, scan.duplicates)
 
 
 def reindex(
@@ -272,4 +318,7 @@ def reindex(
 ) -> LifecycleReport:
     """Re-scan the corpus folder and bring the index up to date with it (``/reindex``)."""
     with write_lock(settings.index_dir, settings.lock_timeout):
-        return _index_corpus(settings, embedder, progress, [], [])
+        _clear_stage(settings.corpus_dir)
+        scan = scan_corpus(settings.corpus_dir)
+        report = _write(settings, scan.articles, embedder, progress)
+        return LifecycleReport(report, scan.problems, scan.duplicates)
