@@ -226,3 +226,42 @@ def test_files_staged_by_a_killed_ingest_are_cleared(ws: Settings, tmp_path: Pat
     report = ingest(ws, [write(tmp_path / "in", "bats.txt", "Bats eat moths.")], emb)
     assert report.index.added == ["bats"]
     assert sorted(p.name for p in ws.corpus_dir.iterdir()) == ["bats.txt", "southern-health.txt"]
+
+
+def test_watch_ingests_files_once_they_stop_changing(ws: Settings, tmp_path: Path) -> None:
+    import threading
+
+    from trustbot.ingest import LifecycleReport, watch
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write(inbox, "owls.txt", OWLS)
+    reports: list[LifecycleReport] = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch,
+        args=(ws, inbox, HashEmbedder(), reports.append),
+        kwargs={"every": 0.05, "stop": stop},
+    )
+    thread.start()
+    try:
+        for _ in range(100):
+            if reports:
+                break
+            stop.wait(0.05)
+        assert reports and reports[0].index.added == ["owls"]
+        write(inbox, "bats.txt", "Bats eat moths.")
+        write(inbox, "owls.txt", OWLS.replace("voles", "mice"))
+        for _ in range(100):
+            if sum(len(r.index.added) + len(r.index.updated) for r in reports) >= 3:
+                break
+            stop.wait(0.05)
+        stop.wait(0.3)  # a few more looks: nothing changed, so nothing is ingested again
+    finally:
+        stop.set()
+        thread.join(5)
+    later = reports[1:]
+    assert sorted(a for r in later for a in r.index.added) == ["bats"]
+    assert sorted(a for r in later for a in r.index.updated) == ["owls"]
+    assert len(later) <= 2  # one batch, or two if a look fell between the two writes
+    assert sorted(p.name for p in ws.corpus_dir.iterdir()) == ["bats.txt", "owls.txt"]

@@ -3,12 +3,16 @@ input, and a running `trustbot chat` that picks up a new article without a resta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import queue
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -209,3 +213,57 @@ def test_a_running_chat_answers_from_a_newly_ingested_article(tmp_path: Path) ->
     finally:
         code, err = chat.close()
     assert code == 0, err
+
+
+def test_watch_ingests_dropped_files_until_ctrl_c(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path, SEED)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTBOT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trustbot", *ws.args(), "watch", str(inbox), "--every", "0.3"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        (inbox / "owls.txt").write_text(OWLS, encoding="utf-8")
+        deadline = time.monotonic() + 120
+        while not (ws.corpus / "owls.txt").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        answer = json.loads(trustbot(*ws.args(), "ask", "--json", QUESTIONS["nest"]).out)
+        assert answer["citations"][0]["article_id"] == "owls"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Indexed 2 article(s)" in err and "Stopped watching." in err
+
+
+def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path, SEED)
+    piped = trustbot(*ws.args(), "ingest", str(FIXTURES / "cluttered-news.html"))
+    assert piped.code == 0, piped.err
+    assert "\x1b[" not in piped.err and "Embedding" not in piped.err
+    assert piped.err.count("\n") == 1  # the one-line summary
+    # On a terminal: a progress bar while embedding, then the same one-line summary.
+    (ws.corpus / "southern-health.txt").write_text(OWLS, encoding="utf-8")
+    main, child = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTBOT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trustbot", *ws.args(), "index", "build"],
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+        env={**env, "COLUMNS": "100"},
+    )
+    os.close(child)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+        while chunk := os.read(main, 4096):
+            shown += chunk
+    os.close(main)
+    assert proc.wait(120) == 0, shown
+    assert b"Embedding sentences" in shown
+    assert b"Indexed 2 article(s)" in shown

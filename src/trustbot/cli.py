@@ -314,6 +314,12 @@ def _lifecycle(
     s = settings()
     with _Progress("Embedding sentences") as progress:
         report = run(s, make_embedder(s.model_path), progress)
+    _print_report(report, s.index_dir)
+    if report.failed:
+        raise click.exceptions.Exit(2)
+
+
+def _print_report(report: LifecycleReport, index_dir: Path) -> None:
     for dup in report.duplicates:
         click.echo(
             f"trustbot: {dup.name}: same text as article {dup.same_as!r}; not indexed twice",
@@ -321,9 +327,7 @@ def _lifecycle(
         )
     for problem in report.problems:
         _fail(f"{problem.message}; skipped")
-    click.echo(f"{report.summary()} -> {s.index_dir}", err=True)
-    if report.failed:
-        raise click.exceptions.Exit(2)
+    click.echo(f"{report.summary()} -> {index_dir}", err=True)
 
 
 @cli.command()
@@ -333,8 +337,9 @@ def ingest(paths: tuple[Path, ...]) -> None:
     """Copy or update articles (files or folders) into the corpus and update the index.
 
     PATHS are .txt, .md or .html files, or folders of them. Only new or changed articles are
-    embedded; unchanged ones keep their vectors. Text identical to an article already in the corpus is skipped. A bad input is reported and
-    skipped, the rest is ingested, and the exit code is 2.
+    embedded; unchanged ones keep their vectors. Text identical to an article already in the
+    corpus is skipped. A bad input is reported and skipped, the rest is ingested, and the exit
+    code is 2.
     """
     from trustbot import ingest as lifecycle
 
@@ -349,6 +354,39 @@ def remove(article_ids: tuple[str, ...]) -> None:
     from trustbot import ingest as lifecycle
 
     _lifecycle(lambda s, emb, progress: lifecycle.remove(s, article_ids, emb, progress))
+
+
+@cli.command()
+@global_options
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--every",
+    type=click.FloatRange(0.2, 3600),
+    default=2.0,
+    show_default=True,
+    help="Seconds between looks at FOLDER.",
+)
+def watch(folder: Path, every: float) -> None:
+    """Ingest articles dropped into FOLDER as they appear or change, until Ctrl-C.
+
+    Each batch is reported like `trustbot ingest`; a running bot or chat picks it up live.
+    """
+    from trustbot import ingest as lifecycle
+    from trustbot.embed import make_embedder
+
+    s = settings()
+    click.echo(f"Watching {folder} for articles (Ctrl-C stops).", err=True)
+    try:
+        lifecycle.watch(
+            s,
+            folder,
+            make_embedder(s.model_path),
+            lambda report: _print_report(report, s.index_dir),
+            every=every,
+            on_error=lambda err: _fail(f"{err}; trying again"),
+        )
+    except KeyboardInterrupt:
+        click.echo("Stopped watching.", err=True)
 
 
 @index.command("status")
@@ -441,7 +479,9 @@ def _ids(values: tuple[str, ...], name: str) -> frozenset[int] | None:
     "--allow-user", multiple=True, help="Only answer these user ids [env TRUSTBOT_ALLOWED_USERS]."
 )
 @click.option(
-    "--admin", multiple=True, help="User ids exempt from limits [env TRUSTBOT_ADMIN_USERS]."
+    "--admin",
+    multiple=True,
+    help="User ids exempt from limits and allowed /reindex [env TRUSTBOT_ADMIN_USERS].",
 )
 @click.option(
     "--rate-limit",

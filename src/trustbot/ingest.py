@@ -22,7 +22,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -322,3 +323,45 @@ def reindex(
         scan = scan_corpus(settings.corpus_dir)
         report = _write(settings, scan.articles, embedder, progress)
         return LifecycleReport(report, scan.problems, scan.duplicates)
+
+
+def watch(
+    settings: Settings,
+    folder: Path,
+    embedder: Embedder,
+    on_report: Callable[[LifecycleReport], None],
+    *,
+    every: float = 2.0,
+    stop: threading.Event | None = None,
+    on_error: Callable[[TrustbotError], None] | None = None,
+) -> None:
+    """Ingest the article files in ``folder`` as they appear or change, until ``stop`` is set.
+
+    A file is taken once it looks the same (size and modification time) on two looks in a row,
+    so a copy still being written is not ingested half-way. A failed ingest (another writer held
+    the lock too long, say) is tried again on the next look.
+    """
+    if not folder.is_dir():
+        raise CorpusError(f"{folder}: no such folder to watch")
+    stop = stop or threading.Event()
+    done: dict[Path, tuple[int, int]] = {}
+    last: dict[Path, tuple[int, int]] = {}
+    while not stop.is_set():
+        now: dict[Path, tuple[int, int]] = {}
+        for path in article_files(folder):
+            with contextlib.suppress(OSError):  # deleted between the listing and the stat
+                st = path.stat()
+                now[path] = (st.st_size, st.st_mtime_ns)
+        ready = [p for p, sig in now.items() if done.get(p) != sig and last.get(p) == sig]
+        last = now
+        if ready:
+            try:
+                report = ingest(settings, ready, embedder)
+            except TrustbotError as err:
+                if on_error is None:
+                    raise
+                on_error(err)
+            else:
+                done.update((p, now[p]) for p in ready)
+                on_report(report)
+        stop.wait(every)

@@ -16,11 +16,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trustbot.answer import Answerer
 from trustbot.config import Settings
 from trustbot.errors import TrustbotError
 from trustbot.store import MANIFEST, load_index, read_manifest
+
+if TYPE_CHECKING:
+    from trustbot.embed import Embedder
+    from trustbot.ingest import LifecycleReport
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +120,29 @@ class LiveAnswerer:
             time.monotonic() - started,
         )
         return True
+
+
+class Reindexer:
+    """The bot's /reindex: re-scan the corpus folder, update the index, serve the new one.
+
+    Blocking: call it in a thread. The full model (for embedding passages, where questions may
+    use a lighter encoder) is loaded on the first call, not at start-up.
+    """
+
+    def __init__(self, settings: Settings, live: LiveAnswerer) -> None:
+        self.settings = settings
+        self.live = live
+        self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> LifecycleReport:
+        """Re-scan and update the index; the live answerer switches to it before this returns."""
+        from trustbot.embed import make_embedder
+        from trustbot.ingest import reindex
+
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings.model_path)
+            report = reindex(self.settings, self._embedder)
+        self.live.refresh()
+        return report

@@ -55,12 +55,15 @@ from trustbot.errors import BadInput, TrustbotError
 if TYPE_CHECKING:
     from trustbot.answer import Answer, Answerer
     from trustbot.config import Settings
+    from trustbot.ingest import LifecycleReport
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Context = ContextTypes.DEFAULT_TYPE
 GetAnswerer = Callable[[], "Answerer"]
+# /reindex: re-scan the corpus folder and update the index (blocking; run off the event loop).
+Reindex = Callable[[], "LifecycleReport"]
 
 # Bot API tokens are "<bot id>:<secret>"; the secret uses the URL-safe base64 alphabet.
 TOKEN_RE = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,200}")
@@ -255,11 +258,18 @@ class TrustBot:
     """Handlers and their shared state (thread pool, rate limiter, access lists)."""
 
     def __init__(
-        self, settings: BotSettings, get_answerer: GetAnswerer, *, warm_up: bool = False
+        self,
+        settings: BotSettings,
+        get_answerer: GetAnswerer,
+        *,
+        warm_up: bool = False,
+        reindex: Reindex | None = None,
     ) -> None:
         self.settings = settings
         self.get_answerer = get_answerer
         self.warm_up = warm_up
+        self.reindexer = reindex
+        self._reindexing = False
         self.pool = ThreadPoolExecutor(
             max_workers=settings.workers, thread_name_prefix="trustbot-answer"
         )
@@ -475,6 +485,33 @@ class TrustBot:
         """An unknown command in a private chat."""
         await self.send(_msg(update), render.render_notice(HINT_UNKNOWN_COMMAND))
 
+    async def reindex(self, update: Update, context: Context) -> None:
+        """/reindex (admins only): re-scan the articles folder and update the index."""
+        message = _msg(update)
+        user = message.from_user
+        if self.reindexer is None or user is None or user.id not in self.settings.admin_users:
+            await self.send(message, render.render_notice("Sorry, /reindex is for admins only."))
+            return
+        if self._reindexing:
+            await self.send(message, render.render_notice("A re-index is already running."))
+            return
+        self._reindexing = True
+        try:
+            await self.send(message, render.render_notice("Re-indexing the articles folder…"))
+            # Its own thread: embedding takes seconds and must not hold up the answer pool.
+            report = await asyncio.to_thread(self.reindexer)
+        except TrustbotError as err:
+            log.error("/reindex failed: %s", err)
+            await self.send(message, render.render_notice(f"Re-index failed: {err}"))
+            return
+        finally:
+            self._reindexing = False
+        log.info("/reindex by %s: %s", user.id, report.summary())
+        lines = [report.summary() + "."]
+        lines += [f"Skipped {p.message}" for p in report.problems]
+        lines += [f"Not indexed twice: {d.name} (same as {d.same_as})" for d in report.duplicates]
+        await self.send(message, render.render_notice("\n".join(lines)))
+
     async def on_error(self, update: object, context: Context) -> None:
         """Log the error and, where a user is waiting, reply with a short apology."""
         err = context.error
@@ -522,6 +559,7 @@ class TrustBot:
             ("help", self.help),
             ("sources", self.sources),
             ("ask", self.ask),
+            ("reindex", self.reindex),  # admins only, so not in the public COMMANDS menu
         ):
             app.add_handler(CommandHandler(name, handler, filters=NEW_MESSAGE))
         app.add_handler(
@@ -604,12 +642,14 @@ def build_application(
     *,
     concurrent_updates: int = 32,
     warm_up: bool = False,
+    reindex: Reindex | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The PTB application: flood-limit aware, concurrent, with trustbot's handlers.
 
-    ``warm_up`` loads the model at start-up (after Telegram accepted the token).
+    ``warm_up`` loads the model at start-up (after Telegram accepted the token); ``reindex``
+    backs the admins' /reindex command.
     """
-    bot = TrustBot(settings, get_answerer, warm_up=warm_up)
+    bot = TrustBot(settings, get_answerer, warm_up=warm_up, reindex=reindex)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
@@ -629,14 +669,20 @@ def build_application(
     return app
 
 
-def run(settings: BotSettings, get_answerer: GetAnswerer, *, warm_up: bool = True) -> None:
+def run(
+    settings: BotSettings,
+    get_answerer: GetAnswerer,
+    *,
+    warm_up: bool = True,
+    reindex: Reindex | None = None,
+) -> None:
     """Run until SIGINT/SIGTERM: long polling, or a webhook server when ``webhook_url`` is set.
 
     Telegram failures at start-up become ``TrustbotError``s whose messages never hold the token.
     """
     check_settings(settings)
     redactor = TokenRedactor([settings.token, settings.secret_token or ""])
-    app = build_application(settings, get_answerer, warm_up=warm_up)
+    app = build_application(settings, get_answerer, warm_up=warm_up, reindex=reindex)
     try:
         if settings.webhook_url:
             path = urllib.parse.urlsplit(settings.webhook_url).path.strip("/")
@@ -677,16 +723,18 @@ def _server(settings: BotSettings) -> str:
 
 def serve(bot_settings: BotSettings, settings: Settings, *, debug: bool = False) -> None:
     """``trustbot bot``: check settings, set up redacted logs, load the index, run."""
-    from trustbot.answer import Answerer
+    from trustbot.live import LiveAnswerer, Reindexer
 
     check_settings(bot_settings)
     configure_logging([bot_settings.token, bot_settings.secret_token or ""], debug=debug)
     started = time.monotonic()
-    answerer = Answerer.open(settings)
+    # Answers come from whatever generation is live: `trustbot ingest` or /reindex while the bot
+    # runs is picked up within a second or two, without a restart.
+    live = LiveAnswerer.open(settings)
     log.info(
         "opened the index of %d article(s) in %s in %.1fs",
-        len(answerer.articles),
+        len(live.current.articles),
         settings.index_dir,
         time.monotonic() - started,
     )
-    run(bot_settings, lambda: answerer)
+    run(bot_settings, live, reindex=Reindexer(settings, live))
