@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,6 +13,7 @@ from trustbot.errors import BadInput, IndexStale
 
 if TYPE_CHECKING:
     from trustbot.embed import Embedder
+    from trustbot.retrieve import Hit, Retrieval
     from trustbot.store import LoadedIndex, StoredArticle
 
 NOT_IN_ARTICLES = "The articles don't say."
@@ -59,12 +63,72 @@ def clean_question(question: str) -> str:
     return q
 
 
-# A question is answered only when its best sentence is at least this similar (cosine) or shares
-# enough of the question's words. Calibrated on data: see ``trustbot eval``.
-MIN_DENSE = 0.35
-MIN_FUSED = 0.45
-# Further sentences join the first only when they score close to it.
-KEEP_RATIO = 0.85
+# Abstention. ``confidence`` is a logistic model over question-level signals (``SIGNALS``), fitted
+# by scripts/calibrate_abstention.py; the question is answered when it reaches ANSWER_THRESHOLD.
+# Placeholder values until calibrated.
+SIGNALS = ("dense", "coverage", "known", "probability", "missing_number", "missing_name")
+SIGNAL_WEIGHTS = (3.484, 2.366, 1.201, 1.217, -1.541, -0.195)
+SIGNAL_BIAS = -4.384
+ANSWER_THRESHOLD = 0.2341
+
+# Composition: a further sentence is cited beside the best one when the ranker gives it at least
+# this probability of being the answer (the ranker's softmax is fitted as that probability).
+SECOND_OPINION = 0.2
+# Sentences sharing at least this share of their words with one already cited add nothing.
+NEAR_DUPLICATE = 0.7
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# A capitalised word that does not open the question: a name the answer should mention.
+_NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+")
+_WORD = re.compile(r"\w+")
+
+
+def _paragraph_text(index: LoadedIndex, row: int) -> str:
+    from trustbot.retrieve import paragraph_rows
+
+    return " ".join(
+        index.sentence(r)[0].text(index.sentence(r)[1]) for r in paragraph_rows(index, row)
+    )
+
+
+def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
+    """The ``SIGNALS`` of a retrieval: how well its best sentence fits the question.
+
+    ``missing_number``: the question names a number its best paragraph lacks ("in 1066" when the
+    paragraph says 1067); ``missing_name``: the share of the question's names (capitalised words
+    after the first) that its best paragraph lacks.
+    """
+    top = retrieval.hits[0]
+    paragraph = _paragraph_text(index, top.row).casefold()
+    numbers = _NUMBER.findall(retrieval.question)
+    names = _NAME.findall(retrieval.question)
+    return [
+        top.dense,
+        top.coverage,
+        retrieval.known,
+        top.probability,
+        float(any(n not in paragraph for n in numbers)),
+        sum(n.casefold() not in paragraph for n in names) / len(names) if names else 0.0,
+    ]
+
+
+def confidence(values: Sequence[float]) -> float:
+    """The calibrated probability-like score that the articles answer the question."""
+    z = SIGNAL_BIAS + sum(w * v for w, v in zip(SIGNAL_WEIGHTS, values, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the answerer made of one question: the ranking, its confidence, answer or not."""
+
+    retrieval: Retrieval
+    confidence: float
+    answered: bool
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.casefold()))
 
 
 class Answerer:
@@ -96,33 +160,25 @@ class Answerer:
         """The indexed articles, in index order."""
         return self.index.articles
 
+    def consider(self, question: str) -> Decision:
+        """Rank the sentences for ``question`` and decide whether the articles answer it."""
+        from trustbot.retrieve import retrieve
+
+        retrieval = retrieve(self.index, self.embedder, clean_question(question))
+        if not retrieval.hits:
+            return Decision(retrieval, 0.0, False)
+        c = confidence(signals(self.index, retrieval))
+        return Decision(retrieval, c, c >= ANSWER_THRESHOLD)
+
     def ask(self, question: str, top_k: int = 3) -> Answer:
         """Answer ``question`` with up to ``top_k`` cited sentences, or abstain."""
-        from trustbot.retrieve import search
-
         q = clean_question(question)
-        hits = search(self.index, self.embedder, q, k=max(top_k, 10))
-        if not hits or (hits[0].dense < MIN_DENSE and hits[0].score < MIN_FUSED):
+        decision = self.consider(q)
+        if not decision.answered:
             return Answer(question=q, answered=False)
-        best = hits[0].score
-        chosen: list[tuple[int, float]] = []
-        for hit in hits:
-            if len(chosen) >= top_k or hit.score < best * KEEP_RATIO:
-                break
-            chosen.append((hit.row, hit.score))
-        # A quoted sentence keeps its speaker: cite the attribution sentence right after it.
-        rows = [r for r, _ in chosen]
-        for r, score in list(chosen):
-            art, si = self.index.sentence(r)
-            speaker = art.speakers[si]
-            if speaker is not None:
-                srow = self.index.row_of(art.id, speaker)
-                if srow is not None and srow not in rows:
-                    at = chosen.index((r, score)) + 1
-                    chosen.insert(at, (srow, score))
-                    rows.insert(at, srow)
+        rows = self._compose(decision.retrieval.hits, top_k)
         citations = []
-        for n, (r, score) in enumerate(chosen[: top_k + 1], start=1):
+        for n, (r, score) in enumerate(rows, start=1):
             art, si = self.index.sentence(r)
             s = art.sentences[si]
             citations.append(
@@ -140,3 +196,33 @@ class Answerer:
                 )
             )
         return Answer(question=q, answered=True, citations=tuple(citations))
+
+    def _compose(self, hits: Sequence[Hit], top_k: int) -> list[tuple[int, float]]:
+        """The rows to cite, best first: the best sentence; others only when the ranker thinks
+        they may well be the answer too and they are not near-repeats; each quotation followed by
+        the sentence naming its speaker. At most ``top_k`` ranked sentences plus one speaker."""
+        chosen: list[tuple[int, float]] = []
+        seen: list[set[str]] = []
+        for hit in hits:
+            if len(chosen) >= top_k or (chosen and hit.probability < SECOND_OPINION):
+                break
+            words = _words(self._text(hit.row))
+            if any(len(words & w) >= NEAR_DUPLICATE * min(len(words), len(w)) for w in seen):
+                continue
+            chosen.append((hit.row, hit.probability))
+            seen.append(words)
+        out: list[tuple[int, float]] = []
+        for r, p in chosen:
+            if any(r == o for o, _ in out):
+                continue
+            out.append((r, p))
+            art, si = self.index.sentence(r)
+            speaker = art.speakers[si]
+            srow = None if speaker is None else self.index.row_of(art.id, speaker)
+            if srow is not None and all(srow != o for o, _ in out):
+                out.append((srow, p))
+        return out[: top_k + 1]
+
+    def _text(self, row: int) -> str:
+        art, si = self.index.sentence(row)
+        return art.text(si)

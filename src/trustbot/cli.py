@@ -442,6 +442,35 @@ def index_status(as_json: bool) -> None:
         click.echo(f"  {item['id']}: {item['title']} ({item['sentences']} sentences)")
 
 
+@cli.command("eval")
+@global_options
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON report instead of tables.")
+@click.option("--verbose", "-v", is_flag=True, help="Also list every question missed.")
+def eval_command(files: tuple[Path, ...], as_json: bool, verbose: bool) -> None:
+    """Score question sets (shared/eval .jsonl) against the current index.
+
+    Prints P@1, R@5, MRR@10, the answer rate on answerable questions, the abstain rate on
+    unanswerable ones (a question whose article is not indexed counts as unanswerable) and the
+    answer/abstain trade-off as the threshold moves. Ingests nothing.
+    """
+    import json
+
+    from trustbot.answer import ANSWER_THRESHOLD
+    from trustbot.evaluate import evaluate, format_report, read_questions
+
+    sets = [(str(f), read_questions(f)) for f in files]
+    answerer = open_answerer()
+    with _Progress("Asking questions") as progress:
+        report = evaluate(answerer, sets, ANSWER_THRESHOLD, progress)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(verbose), ensure_ascii=False))
+    else:
+        click.echo(format_report(report, verbose))
+
+
 def _ids(values: tuple[str, ...], name: str) -> frozenset[int] | None:
     if not values:
         return None

@@ -56,7 +56,7 @@ FORMAT_VERSION = 1
 # Bump when split_sentences/quote_speakers change what they return: cached spans are re-made.
 TEXT_VERSION = 1
 # Bump when passage_inputs changes what is embedded: cached vectors are re-made.
-EMBED_RECIPE = "sentence-v1"
+EMBED_RECIPE = "speaker-sentence-v1"
 MANIFEST = "manifest.json"
 REBUILD_HINT = "run `trustbot index build`"
 
@@ -68,7 +68,10 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 
 def passage_inputs(article: Article, sentences: Sequence[Sentence]) -> list[str]:
     """The text embedded for each sentence (the citation itself is always the bare sentence)."""
-    return [article.body[s.start : s.end] for s in sentences]
+    from trustbot.passages import passage_texts
+
+    speakers = quote_speakers(article.body, sentences)
+    return passage_texts(article.body, sentences, speakers)
 
 
 @dataclass(frozen=True)

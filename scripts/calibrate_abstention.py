@@ -1,0 +1,109 @@
+"""Fit the abstention model of ``trustbot.answer`` (``SIGNAL_WEIGHTS``, ``SIGNAL_BIAS``,
+``ANSWER_THRESHOLD``) on dev question sets.
+
+Usage (indexes built beforehand with ``trustbot index build``; never pass a holdout set)::
+
+    .venv/bin/python scripts/calibrate_abstention.py \
+        /tmp/q/iA:/work/shared/eval/xquad-r/dev.jsonl \
+        /tmp/q/iB:/work/shared/eval/xquad-r/dev.jsonl \
+        /tmp/q/sh:tests/questions/dev/paraphrases.jsonl \
+        /tmp/q/sh:tests/questions/dev/off-topic.jsonl \
+        /tmp/q/sh:tests/questions/dev/absent.jsonl \
+        /tmp/q/normans:/work/shared/eval/squad2-normans/questions.jsonl
+
+Each argument pairs an index folder with a question set. A question is answerable when it has an
+answer and its article is in that index, so indexing half of the xquad-r dev articles (``iA``)
+and asking all dev questions gives answerable questions and, for the other half, questions whose
+article is absent: the situation of "only dev articles indexed, holdout questions asked", built
+from dev data alone.
+
+Method: the ``answer.SIGNALS`` of every question's retrieval feed a logistic regression (L-BFGS,
+light L2) with every (question set, answerable?) cell weighted equally, so 600 xquad-r questions
+do not drown 12 off-topic ones. The threshold is then set so that 97% of the answerable
+questions of the xquad-r and bundled-article sets are answered: the answer rate is the number a
+user feels, so it is fixed first and abstention takes what is left. The script prints the
+weights, the threshold and the rates each set gets at it, ready to paste into ``answer.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from trustbot.answer import SIGNALS, signals
+from trustbot.embed import make_embedder
+from trustbot.evaluate import read_questions
+from trustbot.retrieve import Retrieval, candidates, rank
+from trustbot.store import load_index
+
+L2 = 1e-3
+ANSWER_TARGET = 0.97
+# Question sets whose answerable questions fix the threshold (file names).
+TARGET_SETS = ("dev.jsonl", "paraphrases.jsonl")
+
+
+def collect(pairs: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Signals, answerable labels and set names for every question."""
+    embedder = make_embedder(None)
+    xs, ys, names = [], [], []
+    for pair in pairs:
+        index_dir, qfile = pair.split(":", 1)
+        index = load_index(Path(index_dir), embedder)
+        ids = {a.id for a in index.articles}
+        qs = read_questions(Path(qfile))
+        vectors = embedder.encode([q.question for q in qs])
+        for q, vec in zip(qs, vectors, strict=True):
+            c = candidates(index, embedder, q.question, query=vec)
+            retrieval = Retrieval(q.question, c.kind, tuple(rank(index, c)), c.known)
+            xs.append(signals(index, retrieval))
+            ys.append(q.answer is not None and q.article in ids)
+            names.append(Path(qfile).name)
+    return np.array(xs), np.array(ys), names
+
+
+def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Logistic regression: [bias, weights...] maximising the weighted log-likelihood."""
+    a = np.hstack([np.ones((len(x), 1)), x])
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = a @ w
+        p = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+        ll = weight * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
+        grad = -(weight * (y - p)) @ a
+        reg = L2 * (w[1:] @ w[1:])
+        return float(-ll.sum() + reg), grad + np.r_[0.0, 2 * L2 * w[1:]]
+
+    return np.asarray(minimize(loss, np.zeros(a.shape[1]), jac=True, method="L-BFGS-B").x)
+
+
+def main(argv: list[str]) -> None:
+    x, y, names = collect(argv)
+    cells = [(n, bool(label)) for n, label in zip(names, y, strict=True)]
+    counts = {c: cells.count(c) for c in set(cells)}
+    weight = np.array([1.0 / counts[c] for c in cells])
+    w = fit(x, y.astype(float), weight)
+    z = w[0] + x @ w[1:]
+    conf = 1 / (1 + np.exp(-z))
+    target = np.array([n in TARGET_SETS for n in names]) & y
+    threshold = float(np.quantile(conf[target], 1 - ANSWER_TARGET, method="lower"))
+    print("signal weights:")
+    for name, value in zip(SIGNALS, w[1:], strict=True):
+        print(f"  {name:15s} {value:8.3f}")
+    print(f"SIGNAL_WEIGHTS = ({', '.join(f'{v:.3f}' for v in w[1:])})")
+    print(f"SIGNAL_BIAS = {w[0]:.3f}")
+    print(f"ANSWER_THRESHOLD = {threshold:.4f}")
+    print("\nrates at that threshold:")
+    for name, label in sorted(counts):
+        mask = np.array([c == (name, label) for c in cells])
+        answered = float(np.mean(conf[mask] >= threshold))
+        what = "answered" if label else "abstained"
+        rate = answered if label else 1 - answered
+        print(f"  {name:22s} {'answerable' if label else 'unanswerable':13s} n={mask.sum():4d} "
+              f"{what} {rate:.3f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
