@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trustbot import segments
 from trustbot.config import crash_hook
 from trustbot.corpus import Article
 from trustbot.embed import Embedder
@@ -375,7 +376,7 @@ def _is_current(
         (model.get("id"), model.get("weights_sha256"))
         == (embedder.model_id, embedder.weights_sha256)
         and (old.get("text_version"), old.get("embed_recipe")) == (TEXT_VERSION, EMBED_RECIPE)
-        and held == expected
+        and sorted(held) == sorted(expected)  # an appended segment lists new articles last
         and (index_dir / str(old.get("generation"))).is_dir()
         and all((index_dir / f).is_file() for _, _, *files in expected for f in files)
     )
@@ -423,13 +424,17 @@ def write_index(
         gen = f"gen-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         gen_dir = index_dir / gen
         gen_dir.mkdir(parents=True)
+        # A large index that only gains articles keeps its base and segments and appends one.
+        current = {a.id: a.sha256 for a in articles}
+        keep = segments.plan(old, current, reuse and _same_recipe(old, embedder), index_dir)
+        todo = [a for a in articles if a.id not in keep.kept_ids]
         (index_dir / "vectors").mkdir(exist_ok=True)
 
         stored: list[StoredArticle] = []
         blocks: list[NDArray[np.float32]] = []
         entries: list[dict[str, Any]] = []
         embedded = 0
-        total = sum(len(a.body) for a in articles) or 1
+        total = sum(len(a.body) for a in todo) or 1
         done = 0
         # New articles are embedded together, EMBED_BATCH sentences at a time: one encode call
         # per article pads and batches short articles badly (0.7x the bare model's throughput).
@@ -455,7 +460,7 @@ def write_index(
                     progress(done, total)
             pending.clear()
 
-        for a in articles:
+        for a in todo:
             art_path = index_dir / _article_file(a)
             vec_path = index_dir / _vectors_file(a, embedder)
             cached = reuse and art_path.is_file() and vec_path.is_file()
@@ -492,7 +497,20 @@ def write_index(
         embed_pending()
 
         matrix = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dim), dtype=np.float32)
-        faiss_info = _write_generation(gen_dir, stored, matrix)
+        segment_list: list[dict[str, Any]] = []
+        if keep.appends:
+            assert old is not None
+            segments.link_kept(keep, gen_dir, BASE_FILES)
+            name = f"s-{gen[4:]}"
+            seg_dir = gen_dir / segments.FOLDER / name
+            seg_dir.mkdir(parents=True)
+            info = _write_generation(seg_dir, stored, matrix, first=len(keep.entries))
+            segment_list = [*keep.segments, {"name": name, "articles": len(stored)}]
+            segment_list[-1].update(rows=int(matrix.shape[0]), faiss=info)
+            faiss_info, entries = old["faiss"], [*keep.entries, *entries]
+        else:
+            faiss_info = _write_generation(gen_dir, stored, matrix)
+        sentences = keep.rows + int(matrix.shape[0])
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": {
@@ -506,7 +524,11 @@ def write_index(
             "generation": gen,
             "previous": old.get("generation") if old else None,
             "faiss": faiss_info,
-            "counts": {"articles": len(stored), "sentences": int(matrix.shape[0])},
+            "counts": {"articles": len(entries), "sentences": sentences},
+            "base_articles": len(keep.entries) - sum(s["articles"] for s in keep.segments)
+            if keep.appends
+            else len(entries),
+            "segments": segment_list,
             "articles": entries,
         }
         # Everything the new manifest points at reaches the disk before the manifest does.
@@ -532,8 +554,8 @@ def write_index(
         removed=sorted(k for k in old_shas if k not in new_ids),
         sentences_embedded=embedded,
         seconds=time.monotonic() - started,
-        articles=len(stored),
-        sentences=int(matrix.shape[0]),
+        articles=len(entries),
+        sentences=sentences,
     )
 
 
@@ -545,15 +567,29 @@ def _npy_bytes(array: NDArray[np.float32]) -> bytes:
     return buf.getvalue()
 
 
+def _same_recipe(old: dict[str, Any] | None, embedder: Embedder) -> bool:
+    model = (old or {}).get("model", {})
+    return (
+        old is not None
+        and (model.get("id"), model.get("weights_sha256"))
+        == (embedder.model_id, embedder.weights_sha256)
+        and (old.get("text_version"), old.get("embed_recipe")) == (TEXT_VERSION, EMBED_RECIPE)
+    )
+
+
+# What a base generation holds; a segment holds the same under segments/<name>/.
+BASE_FILES = ("vectors.faiss", "table.json", "lexical")
+
+
 def _write_generation(
-    gen_dir: Path, stored: Sequence[StoredArticle], matrix: NDArray[np.float32]
+    gen_dir: Path, stored: Sequence[StoredArticle], matrix: NDArray[np.float32], first: int = 0
 ) -> dict[str, Any]:
     from trustbot import vectors
     from trustbot.lexical import LexicalIndex
 
     index, info = vectors.build(matrix)
     vectors.save(index, gen_dir)
-    table = [[ai, si] for ai, a in enumerate(stored) for si in range(len(a.sentences))]
+    table = [[first + ai, si] for ai, a in enumerate(stored) for si in range(len(a.sentences))]
     (gen_dir / "table.json").write_text(json.dumps(table))
     texts = [a.text(i) for a in stored for i in range(len(a.sentences))]
     LexicalIndex.build(texts).save(gen_dir / "lexical")
@@ -618,6 +654,22 @@ def load_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex
     raise AssertionError("unreachable")
 
 
+def _add_segments(
+    gen_dir: Path, manifest: dict[str, Any], rows: list[tuple[int, int]], base: Any, lexical: Any
+) -> tuple[Any, Any]:
+    """Load the generation's segments after its base: their rows extend ``rows``."""
+    from trustbot import vectors
+    from trustbot.lexical import LexicalIndex
+
+    indexes, lexicals = [base], [lexical]
+    for seg in manifest["segments"]:
+        folder = gen_dir / segments.FOLDER / seg["name"]
+        rows.extend((int(a), int(s)) for a, s in json.loads((folder / "table.json").read_text()))
+        indexes.append(vectors.load(folder, seg.get("faiss", {})))
+        lexicals.append(LexicalIndex.load(folder / "lexical"))
+    return vectors.Segments(indexes), segments.SegmentedLexical(lexicals)
+
+
 def _load_generation(index_dir: Path, manifest: dict[str, Any]) -> LoadedIndex:
     from trustbot import vectors
     from trustbot.lexical import LexicalIndex
@@ -628,6 +680,8 @@ def _load_generation(index_dir: Path, manifest: dict[str, Any]) -> LoadedIndex:
         rows = [(int(a), int(s)) for a, s in json.loads((gen_dir / "table.json").read_text())]
         faiss_index = vectors.load(gen_dir, manifest.get("faiss", {}))
         lexical = LexicalIndex.load(gen_dir / "lexical")
+        if manifest.get("segments"):
+            faiss_index, lexical = _add_segments(gen_dir, manifest, rows, faiss_index, lexical)
     except IndexCorrupt:
         raise
     except Exception as err:  # faiss raises RuntimeError, json ValueError, files OSError

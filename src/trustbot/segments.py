@@ -1,0 +1,169 @@
+"""Segments: adding an article to a large index without rebuilding it.
+
+A full build writes one generation: ``vectors.faiss``, ``table.json`` and ``lexical/`` in the
+generation folder (the *base*). Rebuilding those costs time proportional to the whole corpus
+(an HNSW graph over 1M sentences takes minutes), so once the index holds ``MIN_ROWS`` sentences a
+write that only *adds* articles keeps the base as it is and writes the new articles into a small
+segment, ``segments/<name>/`` with the same three files. The new generation folder hard-links
+the files of the base and of the earlier segments (no copy), so every generation stays
+self-contained and the store's atomic swap and clean-up work unchanged.
+
+Search runs over the base and the segments as one index: ``vectors.Segments`` merges the FAISS
+results, and ``SegmentedLexical`` joins the BM25 postings, rescaling each segment's term weights
+to corpus-wide document frequencies (bm25s bakes the idf of the segment it was built on into its
+scores; a 25-sentence segment would otherwise weigh every word as rare).
+
+Manifest: ``base_articles`` is how many of ``articles`` the base holds (they come first, in the
+base's order); ``segments`` lists each segment's ``name``, ``articles`` (the next that many
+entries), ``rows`` and ``faiss`` entry. When a write would make more than ``MAX_SEGMENTS``
+segments, the segments (not the base) are merged into one, from the stored per-article vectors.
+Removing or changing an article rebuilds everything, as before.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from trustbot.lexical import LexicalIndex
+
+# Below this many sentences a full rebuild takes well under a second: keep one simple base.
+MIN_ROWS = 20_000
+MAX_SEGMENTS = 8
+FOLDER = "segments"
+
+
+@dataclass
+class Plan:
+    """What a write keeps from the live generation (nothing: a full rebuild)."""
+
+    base_articles: int = 0
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    # The old manifest's entries for the kept articles, in row order.
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    rows: int = 0
+    old_gen: Path | None = None
+
+    @property
+    def appends(self) -> bool:
+        return self.old_gen is not None
+
+    @property
+    def kept_ids(self) -> set[str]:
+        return {str(e["id"]) for e in self.entries}
+
+
+def plan(
+    old: dict[str, Any] | None,
+    current: dict[str, str],
+    same_model: bool,
+    index_dir: Path,
+    *,
+    min_rows: int | None = None,
+    max_segments: int | None = None,
+) -> Plan:
+    """Whether a write of the articles ``current`` (id -> sha256) can append a segment.
+
+    Only when it adds articles and removes or changes none, with the same model and text
+    recipe, to an index of at least ``min_rows`` sentences written in this layout.
+    """
+    min_rows = MIN_ROWS if min_rows is None else min_rows
+    max_segments = MAX_SEGMENTS if max_segments is None else max_segments
+    if not old or not same_model or "base_articles" not in old:
+        return Plan()
+    entries = list(old.get("articles", []))
+    held = {str(e["id"]): str(e["sha256"]) for e in entries}
+    rows = int(old.get("counts", {}).get("sentences", 0))
+    old_gen = index_dir / str(old.get("generation"))
+    if (
+        rows < min_rows
+        or not old_gen.is_dir()
+        or any(current.get(aid) != sha for aid, sha in held.items())
+        or not current.keys() - held.keys()
+    ):
+        return Plan()
+    base = int(old["base_articles"])
+    segments = list(old.get("segments", []))
+    if len(segments) + 1 > max_segments:
+        segments = []  # merge them: their articles join the new segment, from stored vectors
+    kept = base + sum(int(s["articles"]) for s in segments)
+    kept_rows = sum(int(e["sentences"]) for e in entries[:kept])
+    return Plan(base, segments, entries[:kept], kept_rows, old_gen)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link every file of ``src`` into ``dst`` (a copy where links are impossible)."""
+    for root, _dirs, files in os.walk(src):
+        target = dst / Path(root).relative_to(src)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            try:
+                os.link(Path(root) / name, target / name)
+            except OSError:
+                shutil.copy2(Path(root) / name, target / name)
+
+
+def link_kept(p: Plan, gen_dir: Path, base_files: Sequence[str]) -> None:
+    """Bring the kept base and segments of the live generation into the new one, by hard link."""
+    assert p.old_gen is not None
+    for name in base_files:
+        src = p.old_gen / name
+        if src.is_dir():
+            _link_tree(src, gen_dir / name)
+        else:
+            os.link(src, gen_dir / name)
+    for seg in p.segments:
+        _link_tree(p.old_gen / FOLDER / seg["name"], gen_dir / FOLDER / seg["name"])
+
+
+def _lucene_idf(n: int, df: int) -> float:
+    # bm25s's default ("lucene") idf, the weight its stored scores carry.
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+class SegmentedLexical:
+    """BM25 over several lexical indexes as one, rows numbered on from one part to the next."""
+
+    def __init__(self, parts: Sequence[LexicalIndex]) -> None:
+        self.parts = list(parts)
+        self.offsets = np.cumsum([0] + [p.size for p in self.parts])
+        self.size = int(self.offsets[-1])
+
+    def postings(
+        self, tokens: Sequence[str]
+    ) -> list[tuple[str, NDArray[np.int64], NDArray[np.float32]]]:
+        """Like ``LexicalIndex.postings``, with each part's idf replaced by the corpus-wide one."""
+        per_part = [dict((t, (r, s)) for t, r, s in p.postings(tokens)) for p in self.parts]
+        out = []
+        for token in dict.fromkeys(tokens):
+            found = [(i, hit[token]) for i, hit in enumerate(per_part) if token in hit]
+            if not found:
+                continue
+            df = sum(len(rows) for _, (rows, _) in found)
+            idf = _lucene_idf(self.size, df)
+            rows_all, scores_all = [], []
+            for i, (rows, scores) in found:
+                local = _lucene_idf(self.parts[i].size, len(rows))
+                rows_all.append(rows + int(self.offsets[i]))
+                scores_all.append(scores * np.float32(idf / local))
+            out.append((token, np.concatenate(rows_all), np.concatenate(scores_all)))
+        return out
+
+    def scores(self, query: str) -> NDArray[np.float32]:
+        """BM25 score of every row for ``query``."""
+        from trustbot.lexical import tokenize
+
+        out = np.zeros(self.size, dtype=np.float32)
+        for _, rows, scores in self.postings(tokenize([query])[0]):
+            out[rows] += scores
+        return out
