@@ -39,7 +39,7 @@ OWLS_UPDATED = OWLS.replace(
 STALE = "The birds hunt voles along the field margins at dusk"
 FRESH = "The birds hunt shrews by the river"
 QUESTIONS = {
-    "owls": "What do the barn owls hunt?",
+    "owls": "What does Helen Marsh say the birds hunt?",
     "nest": "How many nest boxes hold breeding pairs?",
     "html": "How much did the library repairs cost?",
     "seed": "Who is the chief executive of the trust?",
