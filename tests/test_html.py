@@ -147,3 +147,18 @@ def test_the_hash_is_of_the_page_so_identical_pages_are_one_article() -> None:
     b = article_from_html(html, "two")
     c = article_from_html(html.replace("27 years", "28 years"), "three")
     assert a.sha256 == b.sha256 != c.sha256
+
+
+def test_a_story_container_with_a_furniture_word_in_its_class_stays() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of the story tells the reader something worth quoting here.</p>"
+        for i in range(4)
+    )
+    page = (
+        f'<html><body><article class="post comments-open">{paragraphs}</article>'
+        '<section class="comments"><p>First! Great story, thanks for writing it.</p></section>'
+        "</body></html>"
+    )
+    art = article_from_html(page, "post")
+    assert art.body.count("of the story tells") == 4
+    assert "First!" not in art.body

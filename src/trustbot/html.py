@@ -62,8 +62,8 @@ _DROP_ROLES = frozenset(
         "menubar",
     }
 )
-# Matched against an element's class and id, split into lower-case words. No story's container is
-# named like these, so they go even when they hold all the text (a page that is only a banner).
+# Matched against an element's class and id, split into lower-case words. These go even when they
+# are all the text a page has (a page that is only a cookie banner), unless they hold the story.
 _FURNITURE_NAME = re.compile(
     r"\b(?:cookies?|consent|gdpr|newsletters?|subscribe|subscription|sign ?up|paywall|outbrain|"
     r"taboola|breadcrumbs?|comments?|disqus|most ?(?:read|popular|viewed|shared|commented))\b"
@@ -135,6 +135,16 @@ def strip_furniture(root: HtmlElement) -> None:
             or _text_len(el) / total >= _WRAPPER_SHARE
         )
 
+    def holds_story(el: HtmlElement) -> bool:
+        # Stricter, for names that are furniture whatever they wrap: the page itself, or most of
+        # its text in several paragraphs (`<article class="post comments-open">`). A cookie
+        # banner that is all the text a page has is still a banner.
+        return (
+            el.tag in ("html", "body", "main")
+            or el.find(".//main") is not None
+            or (_text_len(el) / total >= _WRAPPER_SHARE and len(el.findall(".//p")) >= 3)
+        )
+
     for el in list(root.iter(*_DROP_TAGS)):
         if el.tag == "script" and el.get("type") == "application/ld+json":
             continue  # structured metadata (headline, date), never shown as text
@@ -152,7 +162,7 @@ def strip_furniture(root: HtmlElement) -> None:
             _drop(el)
             continue
         names = f"{_words(el)} {(el.get('aria-label') or '').lower()}"
-        if _FURNITURE_NAME.search(names) or (
+        if (_FURNITURE_NAME.search(names) and not holds_story(el)) or (
             (
                 _is_hidden(el)
                 or (el.get("role") or "").lower() in _DROP_ROLES
