@@ -95,14 +95,20 @@ def main(argv: list[str]) -> None:
     print(f"SIGNAL_WEIGHTS = ({', '.join(f'{v:.3f}' for v in w[1:])})")
     print(f"SIGNAL_BIAS = {w[0]:.3f}")
     print(f"ANSWER_THRESHOLD = {threshold:.4f}")
-    print("\nrates at that threshold:")
+    # The plain threshold for comparison: the best sentence's cosine alone, same 97% rule.
+    dense = x[:, SIGNALS.index("dense")]
+    plain = float(np.quantile(dense[target], 1 - ANSWER_TARGET, method="lower"))
+    print(f"(plain threshold: best cosine >= {plain:.4f})")
+    print("\nrates at that threshold (calibrated model | plain cosine threshold):")
     for name, label in sorted(counts):
         mask = np.array([c == (name, label) for c in cells])
-        answered = float(np.mean(conf[mask] >= threshold))
-        what = "answered" if label else "abstained"
-        rate = answered if label else 1 - answered
-        print(f"  {name:22s} {'answerable' if label else 'unanswerable':13s} n={mask.sum():4d} "
-              f"{what} {rate:.3f}")
+        rates = []
+        for score, t in ((conf, threshold), (dense, plain)):
+            answered = float(np.mean(score[mask] >= t))
+            rates.append(answered if label else 1 - answered)
+        what = "answered " if label else "abstained"
+        kind = "answerable" if label else "unanswerable"
+        print(f"  {name:22s} {kind:13s} n={mask.sum():4d} {what} {rates[0]:.3f} | {rates[1]:.3f}")
 
 
 if __name__ == "__main__":
