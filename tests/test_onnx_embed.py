@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, Workspace, trustbot
-from trustbot.embed import SentenceTransformerEmbedder, make_query_embedder
+from trustbot.embed import SentenceTransformerEmbedder, make_embedder
 from trustbot.errors import ModelError
 from trustbot.onnx_embed import OnnxEmbedder, ensure_export, export, onnx_file
 
@@ -71,10 +71,10 @@ def test_identity_is_the_source_models(exported: OnnxEmbedder) -> None:
 def test_factory_reuses_the_cached_export(exported: OnnxEmbedder) -> None:
     cache = exported.path.parents[1]
     before = exported.path.stat().st_mtime_ns
-    embedder = make_query_embedder(None, cache)
+    embedder = make_embedder(None, cache)
     assert isinstance(embedder, OnnxEmbedder) and embedder.path == exported.path
     assert exported.path.stat().st_mtime_ns == before
-    assert isinstance(make_query_embedder(None, None), SentenceTransformerEmbedder)
+    assert isinstance(make_embedder(None, None), SentenceTransformerEmbedder)
 
 
 def test_export_refuses_a_folder_that_is_not_a_model(tmp_path: Path) -> None:

@@ -269,7 +269,7 @@ def build_index(*, reuse: bool, only_if_stale: bool = False) -> None:
 
     s = settings()
     articles = load_corpus(s.corpus_dir)
-    embedder = make_embedder(s.model_path)
+    embedder = make_embedder(s.model_path, s.cache_dir)
     if only_if_stale:
         try:
             manifest = read_manifest(s.index_dir)
@@ -313,7 +313,7 @@ def _lifecycle(
 
     s = settings()
     with _Progress("Embedding sentences") as progress:
-        report = run(s, make_embedder(s.model_path), progress)
+        report = run(s, make_embedder(s.model_path, s.cache_dir), progress)
     _print_report(report, s.index_dir)
     if report.failed:
         raise click.exceptions.Exit(2)
@@ -380,7 +380,7 @@ def watch(folder: Path, every: float) -> None:
         lifecycle.watch(
             s,
             folder,
-            make_embedder(s.model_path),
+            make_embedder(s.model_path, s.cache_dir),
             lambda report: _print_report(report, s.index_dir),
             every=every,
             on_error=lambda err: _fail(f"{err}; trying again"),

@@ -142,7 +142,7 @@ class Reindexer:
 
         with self._lock:
             if self._embedder is None:
-                self._embedder = make_embedder(self.settings.model_path)
+                self._embedder = make_embedder(self.settings.model_path, self.settings.cache_dir)
             report = reindex(self.settings, self._embedder)
         self.live.refresh()
         return report
