@@ -75,6 +75,10 @@ class LexicalIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)[: self.size]
 
+    def vocabulary(self) -> list[str]:
+        """Every indexed token."""
+        return list(self._retriever.vocab_dict)
+
     def postings(
         self, tokens: Sequence[str]
     ) -> list[tuple[str, NDArray[np.int64], NDArray[np.float32]]]:

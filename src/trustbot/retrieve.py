@@ -22,6 +22,7 @@ import numpy as np
 
 from trustbot.embed import Embedder
 from trustbot.lexical import tokenize
+from trustbot.passages import speaker_phrase
 from trustbot.store import LoadedIndex, StoredArticle
 
 # How many sentences each side (dense, lexical) proposes before ranking. On xquad-r dev the right
@@ -31,9 +32,14 @@ CANDIDATES = 40
 # and article signals below); 0.7 is the best plain dense+BM25 mix on xquad-r dev.
 BASE_DENSE = 0.7
 # A passage (the context a sentence is judged in) is its paragraph, widened to at least this many
-# sentences: news runs one-sentence paragraphs. 3 scored as well as the bare paragraph on xquad-r
-# dev (4-fold P@1 0.774 either way) and better on squad2-normans (0.779 vs 0.768).
-MIN_CONTEXT = 3
+# sentences: news runs one-sentence paragraphs, whose context is the sentence before. 4-fold P@1
+# on the dev sets, bare paragraph (1) / 2 / 3: xquad-r 0.771 / 0.774 / 0.774, squad2-normans
+# 0.800 / 0.800 / 0.800, bundled paraphrases 0.811 / 0.849 / 0.830.
+MIN_CONTEXT = 2
+# Terms sharing this many first letters are one term for coverage. On the dev sets (4-fold P@1)
+# 5 letters beat exact stems on all three: xquad-r 0.774 vs 0.771, squad2-normans 0.800 vs 0.789,
+# bundled paraphrases 0.830 vs 0.792; 6 and 7 letters gained nothing.
+PREFIX = 5
 # Ranked sentences kept per question: enough for MRR@10 and for composing an answer.
 MAX_HITS = 20
 
@@ -47,7 +53,7 @@ FEATURES = (
     "answer_type",  # who/when/how-many question and the sentence holds a new name/date/number
 )
 # Fitted by scripts/tune_ranker.py on xquad-r dev + squad2-normans + tests/questions/dev.
-WEIGHTS = np.array([4.428, 0.038, 1.011, 5.396, 9.881, 4.457, 2.017])
+WEIGHTS = np.array([4.459, 0.095, 0.593, 5.774, 9.657, 4.369, 1.968])
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,8 @@ class Retrieval:
     question: str
     kind: str  # "who", "when", "number" or "other"
     hits: tuple[Hit, ...]
-    # idf-weighted share of the question's terms that occur anywhere in the index
-    known: float
+    # share of the question's names (capitalised words after the first) the index never mentions
+    unknown_names: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ class Candidates:
     kind: str
     rows: np.ndarray
     features: np.ndarray
-    known: float
+    unknown_names: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,14 +217,15 @@ def _question_stopwords() -> frozenset[str]:
 class _Term:
     """One concept of the question: its idf weight and the rows where any of its forms occur."""
 
+    token: str
     weight: float
     rows: np.ndarray  # sorted row numbers
 
 
 def _terms(
     index: LoadedIndex, question: str, extra: Sequence[tuple[str, str]]
-) -> tuple[list[_Term], np.ndarray, float]:
-    """The question's terms with their rows, the BM25 score of every row, and the known share."""
+) -> tuple[list[_Term], np.ndarray]:
+    """The question's terms with the rows holding them, and the BM25 score of every row."""
     n = index.faiss_index.ntotal
     tokens = [t for t in tokenize([question])[0] if t not in _question_stopwords()]
     postings = {t: (rows, s) for t, rows, s in index.lexical.postings(tokens)}
@@ -241,17 +248,51 @@ def _terms(
         for t in tokenize([form])[0]:
             alt_rows[t] = np.union1d(alt_rows.get(t, np.zeros(0, dtype=np.int64)), both)
 
+    # Snowball leaves some relatives apart (respond/response, regulator/regulatory): indexed
+    # tokens sharing a term's first PREFIX letters count as that term being present.
+    by_prefix = _prefixes(index)
+    for t in dict.fromkeys(tokens):
+        variants = [v for v in by_prefix.get(t[:PREFIX], ()) if v != t] if len(t) >= PREFIX else []
+        for _, rows, _ in index.lexical.postings(variants):
+            alt_rows[t] = np.union1d(alt_rows.get(t, np.zeros(0, dtype=np.int64)), rows)
     terms = []
-    known = total = 0.0
     for t in dict.fromkeys(tokens):
         rows = np.sort(postings[t][0]) if t in postings else np.zeros(0, dtype=np.int64)
         if t in alt_rows:
             rows = np.union1d(rows, alt_rows[t])
         w = math.log((n + 1) / (rows.size + 0.5))
-        terms.append(_Term(w, rows))
-        total += w
-        known += w if rows.size else 0.0
-    return terms, lexical, (known / total if total else 0.0)
+        terms.append(_Term(t, w, rows))
+    return terms, lexical
+
+
+# Per lexical index (by identity, kept alive meanwhile): its tokens by their first PREFIX letters.
+_PREFIX_CACHE: dict[int, tuple[object, dict[str, list[str]]]] = {}
+
+
+def _prefixes(index: LoadedIndex) -> dict[str, list[str]]:
+    cached = _PREFIX_CACHE.get(id(index.lexical))
+    if cached is not None and cached[0] is index.lexical:
+        return cached[1]
+    table: dict[str, list[str]] = {}
+    for token in index.lexical.vocabulary():
+        if len(token) >= PREFIX:
+            table.setdefault(token[:PREFIX], []).append(token)
+    if len(_PREFIX_CACHE) >= 8:
+        _PREFIX_CACHE.clear()
+    _PREFIX_CACHE[id(index.lexical)] = (index.lexical, table)
+    return table
+
+
+_NAME_WORD = re.compile(r"(?<=\S\s)[A-Z][\w'’&-]*")
+
+
+def _unknown_names(question: str, terms: Sequence[_Term]) -> float:
+    """The share of the question's names that no indexed sentence holds (in any known form)."""
+    names = set(tokenize([" ".join(_NAME_WORD.findall(question))])[0]) - _question_stopwords()
+    if not names:
+        return 0.0
+    found = {t.token for t in terms if t.rows.size}
+    return len(names - found) / len(names)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -323,18 +364,18 @@ def candidates(
     kind = question_kind(question)
     n = index.faiss_index.ntotal
     if n == 0:
-        return Candidates(question, kind, np.zeros(0, dtype=np.int64), np.zeros((0, 7)), 0.0)
+        return Candidates(question, kind, np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURES))))
     q = embedder.encode([question]) if query is None else query.reshape(1, -1)
     dense_scores, dense_rows = index.faiss_index.search(q, min(depth, n))
     dense = {
         int(r): float(s) for r, s in zip(dense_rows[0], dense_scores[0], strict=True) if r >= 0
     }
 
-    terms, lexical, known = _terms(index, question, [])
+    terms, lexical = _terms(index, question, [])
     seed = set(dense) | set(_top(lexical, depth).tolist())
     extra = _expansions(question, {id(a): a for a, _ in map(index.sentence, seed)}.values())
     if extra:
-        terms, lexical, known = _terms(index, question, extra)
+        terms, lexical = _terms(index, question, extra)
         seed |= set(_top(lexical, depth).tolist())
 
     rows = np.array(sorted(seed), dtype=np.int64)
@@ -354,6 +395,7 @@ def candidates(
     present = np.zeros((passage.size, len(terms)), dtype=bool)
     for j, t in enumerate(terms):
         present[:, j] = np.isin(passage, t.rows, assume_unique=True)
+    _inherit_speakers(index, passage, present, terms)
     weights = np.array([t.weight for t in terms])
     at = np.searchsorted(passage, rows)
     lo = np.searchsorted(passage, [sp.start for sp in spans])
@@ -385,7 +427,27 @@ def candidates(
         texts = [_text(index, r) for r in rows.tolist()]
         answer_type = np.array([float(has_new_answer(kind, t, question)) for t in texts])
     features = np.column_stack([d, lex, coverage, local, paragraph, article, answer_type])
-    return Candidates(question, kind, rows, features, known)
+    return Candidates(question, kind, rows, features, _unknown_names(question, terms))
+
+
+@functools.lru_cache(maxsize=4096)
+def _speaker_tokens(attribution: str) -> frozenset[str]:
+    who = speaker_phrase(attribution)
+    return frozenset(tokenize([who])[0]) if who else frozenset()
+
+
+def _inherit_speakers(
+    index: LoadedIndex, rows: np.ndarray, present: np.ndarray, terms: Sequence[_Term]
+) -> None:
+    """A quoted sentence also holds the words naming its speaker: the third paragraph of the
+    chief executive's quote answers "what does the chief executive expect?"."""
+    tokens = [t.token for t in terms]
+    for i, r in enumerate(rows.tolist()):
+        art, si = index.sentence(r)
+        speaker = art.speakers[si]
+        if speaker is not None:
+            who = _speaker_tokens(art.text(speaker))
+            present[i] |= [t in who for t in tokens]
 
 
 def _text(index: LoadedIndex, row: int) -> str:
@@ -440,7 +502,7 @@ def _speaker_first(index: LoadedIndex, hits: list[Hit]) -> list[Hit]:
 def retrieve(index: LoadedIndex, embedder: Embedder, question: str) -> Retrieval:
     """The ranked candidate sentences for ``question`` and its question-level signals."""
     cands = candidates(index, embedder, question)
-    return Retrieval(question, cands.kind, tuple(rank(index, cands)), cands.known)
+    return Retrieval(question, cands.kind, tuple(rank(index, cands)), cands.unknown_names)
 
 
 def search(index: LoadedIndex, embedder: Embedder, question: str, k: int = 10) -> list[Hit]:

@@ -139,6 +139,10 @@ class SegmentedLexical:
         self.offsets = np.cumsum([0] + [p.size for p in self.parts])
         self.size = int(self.offsets[-1])
 
+    def vocabulary(self) -> list[str]:
+        """Every token indexed in any part."""
+        return list(dict.fromkeys(t for p in self.parts for t in p.vocabulary()))
+
     def postings(
         self, tokens: Sequence[str]
     ) -> list[tuple[str, NDArray[np.int64], NDArray[np.float32]]]:
