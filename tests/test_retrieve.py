@@ -1,0 +1,209 @@
+"""Retrieval, ranking and answer composition with the deterministic fake embedder (fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trustbot.answer import Answerer, confidence, signals
+from trustbot.corpus import parse_article
+from trustbot.embed import HashEmbedder
+from trustbot.passages import passage_texts, speaker_phrase
+from trustbot.retrieve import (
+    FEATURES,
+    WEIGHTS,
+    acronym_links,
+    candidates,
+    context_rows,
+    has_new_answer,
+    paragraph_rows,
+    question_kind,
+    rank,
+    retrieve,
+)
+from trustbot.store import load_index, passage_inputs, write_index
+from trustbot.text import quote_speakers, split_sentences
+
+NEWS = parse_article(
+    "---\ntitle: Trust lifts rules\n---\n"
+    "NHS Improvement has lifted several undertakings at the trust.\n\n"
+    "The regulator said the trust, whose NHSI undertakings began in 2016, is making progress.\n\n"
+    "The Care Quality Commission found problems with governance in 2016.\n\n"
+    "Jane Smith, the chief executive, said: “The findings were very encouraging.\n\n"
+    "“We know we still have more to do and there will be further challenges ahead.”\n\n"
+    "The trust has an annual turnover of around £320m.",
+    "news",
+)
+SPORT = parse_article(
+    "The Broncos beat the Panthers 24–10 in Super Bowl 50.\n\n"
+    "The game was played on February 7, 2016, in Santa Clara.\n\n"
+    "The trust has an annual turnover of around £320m.",
+    "sport",
+)
+
+
+@pytest.fixture
+def answerer(tmp_path: Path) -> Answerer:
+    emb = HashEmbedder()
+    write_index(tmp_path, [NEWS, SPORT], emb)
+    return Answerer(load_index(tmp_path, emb), emb)
+
+
+def texts(a: Answerer, rows: list[int]) -> list[str]:
+    return [a.index.sentence(r)[0].text(a.index.sentence(r)[1]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many points did the Panthers score?", "number"),
+        ("How much is the annual turnover?", "number"),
+        ("What percentage of students passed?", "number"),
+        ("When was the report published?", "when"),
+        ("In what year did the war end?", "when"),
+        ("Who is the chief executive?", "who"),
+        ("Whose report was it?", "who"),
+        ("What did the regulator lift?", "other"),
+    ],
+)
+def test_question_kind(question: str, kind: str) -> None:
+    assert question_kind(question) == kind
+
+
+def test_answer_types_must_be_new_to_the_question() -> None:
+    assert has_new_answer("number", "They scored 308 points.", "How many points?")
+    assert not has_new_answer("number", "They scored 308 points.", "Did they score 308 points?")
+    assert has_new_answer("when", "It opened in March 2016.", "When did it open?")
+    assert has_new_answer("who", "The plan was drawn up by Jane Smith.", "Who drew up the plan?")
+    assert not has_new_answer("who", "the plan was drawn up by her.", "Who drew up the plan?")
+    assert not has_new_answer("other", "Anything at all 42.", "What is it?")
+
+
+def test_acronyms_are_learnt_from_the_article_both_ways() -> None:
+    links = acronym_links(NEWS.body)
+    assert "NHS Improvement" in links["NHSI"]
+    assert "Care Quality Commission" in links["CQC"]
+
+
+def test_speaker_phrase_and_passage_texts() -> None:
+    assert speaker_phrase("Jane Smith, the chief executive, said: “Fine.") == (
+        "Jane Smith, the chief executive"
+    )
+    assert speaker_phrase("Anne Eden: “Fine.”") == "Anne Eden"
+    assert speaker_phrase("“Fine,” she said.") is None
+    sentences = split_sentences(NEWS.body)
+    speakers = quote_speakers(NEWS.body, sentences)
+    embedded = passage_texts(NEWS.body, sentences, speakers)
+    assert embedded == passage_inputs(NEWS, sentences)
+    quote = next(i for i, s in enumerate(sentences) if NEWS.body[s.start :].startswith("“We know"))
+    assert embedded[quote].startswith("Jane Smith, the chief executive said: “We know")
+    # Everything else is embedded as it stands; citations are always the bare sentence.
+    assert embedded[0] == NEWS.body[sentences[0].start : sentences[0].end]
+
+
+def test_passages_widen_one_sentence_paragraphs(answerer: Answerer) -> None:
+    index = answerer.index
+    row = index.row_of("news", 2)
+    assert row is not None
+    assert list(paragraph_rows(index, row)) == [row]
+    assert list(context_rows(index, row)) == [row - 1, row]
+    first = index.row_of("news", 0)
+    assert first is not None and list(context_rows(index, first)) == [first, first + 1]
+
+
+def test_candidates_carry_every_feature(answerer: Answerer) -> None:
+    c = candidates(answerer.index, answerer.embedder, "What is the annual turnover of the trust?")
+    assert c.features.shape == (c.rows.size, len(FEATURES)) == (c.rows.size, WEIGHTS.size)
+    assert np.all(np.isfinite(c.features))
+    assert np.all((c.features[:, 2] >= 0) & (c.features[:, 2] <= 1))  # coverage is a share
+
+
+def test_exact_repeats_are_ranked_once(answerer: Answerer) -> None:
+    hits = retrieve(answerer.index, answerer.embedder, "What is the annual turnover?").hits
+    found = texts(answerer, [h.row for h in hits])
+    assert found[0] == "The trust has an annual turnover of around £320m."
+    assert found.count(found[0]) == 1
+    assert sum(h.probability for h in hits) <= 1.0 + 1e-9
+
+
+def test_acronym_in_the_question_matches_the_spelled_out_name(answerer: Answerer) -> None:
+    r = retrieve(answerer.index, answerer.embedder, "What did the CQC do?")
+    assert texts(answerer, [r.hits[0].row])[0].startswith("The Care Quality Commission found")
+    assert r.hits[0].coverage == 1.0 and all(h.coverage == 0.0 for h in r.hits[1:])
+    assert r.unknown_names == 0.0
+
+
+def test_names_the_index_never_mentions_are_counted(answerer: Answerer) -> None:
+    r = retrieve(answerer.index, answerer.embedder, "What did Boris Johnson find in Paris?")
+    assert r.unknown_names == 1.0
+
+
+def test_who_said_finds_the_speaker_of_a_quotation(answerer: Answerer) -> None:
+    q = "Who said there will be further challenges ahead?"
+    hits = retrieve(answerer.index, answerer.embedder, q).hits
+    first, second = texts(answerer, [hits[0].row, hits[1].row])
+    assert first.startswith("Jane Smith, the chief executive, said")
+    assert second.startswith("“We know we still have more to do")
+
+
+def test_a_quotation_is_cited_with_its_speaker(answerer: Answerer) -> None:
+    answer = answerer.ask("further challenges ahead, we know we still have more to do")
+    assert answer.answered
+    cited = [c.text for c in answer.citations]
+    assert cited[0].startswith("“We know")
+    assert cited[1].startswith("Jane Smith, the chief executive, said")
+    for c in answer.citations:
+        body = NEWS.body if c.article_id == "news" else SPORT.body
+        assert body[c.start : c.end] == c.text
+    assert [c.n for c in answer.citations] == list(range(1, len(cited) + 1))
+
+
+def test_composition_is_short_and_skips_near_repeats(answerer: Answerer) -> None:
+    for top_k in (1, 2, 3):
+        answer = answerer.ask("the trust annual turnover £320m", top_k=top_k)
+        assert answer.answered and 1 <= len(answer.citations) <= top_k + 1
+        cited = [c.text for c in answer.citations]
+        assert len(set(cited)) == len(cited)
+
+
+def test_off_topic_question_is_not_answered(answerer: Answerer) -> None:
+    answer = answerer.ask("How do I bake sourdough bread at home?")
+    assert not answer.answered and answer.citations == ()
+    decision = answerer.consider("How do I bake sourdough bread at home?")
+    assert decision.confidence == pytest.approx(
+        confidence(signals(answerer.index, decision.retrieval))
+    )
+
+
+def test_empty_index_retrieves_nothing(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    write_index(tmp_path, [], emb)
+    a = Answerer(load_index(tmp_path, emb), emb)
+    assert retrieve(a.index, emb, "Anything?").hits == ()
+    assert not a.ask("Anything?").answered
+
+
+def test_rank_with_other_weights(answerer: Answerer) -> None:
+    c = candidates(answerer.index, answerer.embedder, "When was the game played?")
+    only_dense = np.zeros(len(FEATURES))
+    only_dense[0] = 1.0
+    hits = rank(answerer.index, c, only_dense)
+    assert [h.dense for h in hits] == sorted((h.dense for h in hits), reverse=True)
+
+
+def test_relatives_the_stemmer_keeps_apart_still_match(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    article = parse_article(
+        "The board is responding to the audit.\n\nThe weather was fine all week.", "a"
+    )
+    write_index(tmp_path, [article], emb)
+    index = load_index(tmp_path, emb)
+    hits = retrieve(index, emb, "What was the board's response?").hits
+    assert (
+        index.sentence(hits[0].row)[0]
+        .text(index.sentence(hits[0].row)[1])
+        .startswith("The board is responding")
+    )
+    assert hits[0].coverage == 1.0
