@@ -122,7 +122,8 @@ class QuestionResult:
     confidence: float
     rank: int | None  # 1-based rank of the first hit within RANK_DEPTH, if any
     first: str  # text of the best-ranked sentence ("" when nothing was retrieved)
-    seconds: float
+    seconds: float  # answering it: embed, retrieve, rank, decide
+    bare_seconds: float = 0.0  # a bare embed + FAISS top-10 search of the same question
 
     @property
     def right(self) -> bool:
@@ -145,6 +146,7 @@ class Metrics:
     answered_right: float | None
     abstain_rate: float | None
     mean_ms: float
+    bare_ms: float
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON (rates rounded to 4 digits)."""
@@ -171,6 +173,7 @@ def metrics(name: str, results: Sequence[QuestionResult]) -> Metrics:
         answered_right=_mean([float(r.right) for r in pos]),
         abstain_rate=_mean([float(not r.answered) for r in neg]),
         mean_ms=1000 * (_mean([r.seconds for r in results]) or 0.0),
+        bare_ms=1000 * (_mean([r.bare_seconds for r in results]) or 0.0),
     )
 
 
@@ -211,6 +214,12 @@ def run(
     indexed = {a.id for a in answerer.articles}
     results = []
     for i, q in enumerate(questions, start=1):
+        # The latency baseline: what a bare dense search of the same question costs, measured
+        # right before it so both see the same machine load.
+        started = time.perf_counter()
+        vector = answerer.embedder.encode([q.question])
+        answerer.index.faiss_index.search(vector, RANK_DEPTH)
+        bare = time.perf_counter() - started
         started = time.perf_counter()
         decision = answerer.consider(q.question)
         seconds = time.perf_counter() - started
@@ -229,6 +238,7 @@ def run(
                 rank=rank if answerable else None,
                 first=texts[0] if texts else "",
                 seconds=seconds,
+                bare_seconds=bare,
             )
         )
         if progress:
@@ -312,8 +322,12 @@ def format_report(report: Report, verbose: bool = False) -> str:
             f"{_pct(m.mrr_at_10):>7s} {_pct(m.answer_rate):>7s} {_pct(m.answered_right):>6s} "
             f"{_pct(m.abstain_rate):>8s} {m.mean_ms:6.1f}"
         )
+    t = report.total
+    ratio = t.mean_ms / t.bare_ms if t.bare_ms else 0.0
     lines += [
         "",
+        f"latency: {t.mean_ms:.1f} ms a question; a bare embed + FAISS search of the same "
+        f"questions {t.bare_ms:.1f} ms ({ratio:.2f}x).",
         "P@1/R@5/MRR@10 rank sentences before abstention, over answerable questions (answer given"
         " and article indexed);",
         "answer = share of answerable questions answered; right = answered with a right first"
