@@ -148,6 +148,12 @@ def test_who_said_finds_the_speaker_of_a_quotation(answerer: Answerer) -> None:
     assert second.startswith("“We know we still have more to do")
 
 
+def test_who_question_naming_the_speaker_is_about_the_quotation(answerer: Answerer) -> None:
+    q = "Who does Smith say will face further challenges ahead?"
+    hits = retrieve(answerer.index, answerer.embedder, q).hits
+    assert texts(answerer, [hits[0].row])[0].startswith("“We know we still have more to do")
+
+
 def test_a_quotation_is_cited_with_its_speaker(answerer: Answerer) -> None:
     answer = answerer.ask("further challenges ahead, we know we still have more to do")
     assert answer.answered

@@ -479,19 +479,25 @@ def rank(index: LoadedIndex, cands: Candidates, weights: np.ndarray = WEIGHTS) -
             Hit(r, float(scores[i]), float(probability[i]), float(f[0]), float(f[1]), float(f[2]))
         )
     if cands.kind == "who" and hits:
-        hits = _speaker_first(index, hits)
+        hits = _speaker_first(index, hits, cands.question)
     return hits
 
 
-def _speaker_first(index: LoadedIndex, hits: list[Hit]) -> list[Hit]:
-    """ "Who said X?": X is in the quotation, the name is in the sentence that attributes it."""
+def _speaker_first(index: LoadedIndex, hits: list[Hit], question: str) -> list[Hit]:
+    """ "Who said X?": X is in the quotation, the name is in the sentence that attributes it.
+
+    Not when the question already names the speaker ("Who does Broughton say deserves it?"
+    asks about the quotation, not about who said it).
+    """
     top = hits[0]
     art, si = index.sentence(top.row)
     speaker = art.speakers[si]
     if speaker is None:
         return hits
     srow = index.row_of(art.id, speaker)
-    if srow is None:
+    who = speaker_phrase(art.text(speaker)) or ""
+    names = set(_NAME_WORD.findall(f"_ {who}"))
+    if srow is None or any(re.search(rf"\b{re.escape(n)}\b", question) for n in names):
         return hits
     rest = [h for h in hits if h.row != srow]
     # The speaker sentence answers on the strength of the quotation it introduces.
