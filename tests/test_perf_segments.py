@@ -54,6 +54,8 @@ def test_adding_an_article_appends_a_segment_and_links_the_base(tmp_path: Path) 
     # The base files are the previous generation's, hard-linked, not rewritten.
     old, new = tmp_path / first["generation"], tmp_path / manifest["generation"]
     assert (new / "vectors.faiss").stat().st_ino == (old / "vectors.faiss").stat().st_ino
+    assert {p.name for p in tmp_path.glob("gen-*")} == {old.name, new.name}
+    assert not list(tmp_path.rglob("*.tmp"))
 
     # Nothing changed: nothing is written, whatever order the corpus lists articles in.
     again = write_index(tmp_path, [article(30), *BASE], HashEmbedder())

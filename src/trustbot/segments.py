@@ -22,6 +22,7 @@ Removing or changing an article rebuilds everything, as before.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -58,9 +59,9 @@ class Plan:
     def appends(self) -> bool:
         return self.old_gen is not None
 
-    @property
-    def kept_ids(self) -> set[str]:
-        return {str(e["id"]) for e in self.entries}
+    @functools.cached_property
+    def kept_ids(self) -> frozenset[str]:
+        return frozenset(str(e["id"]) for e in self.entries)
 
 
 def plan(

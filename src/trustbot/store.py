@@ -338,15 +338,16 @@ def _load_article(index_dir: Path, entry: dict[str, Any]) -> StoredArticle:
         raise IndexCorrupt(f"index file {path} is unreadable ({err}); {REBUILD_HINT}") from None
 
 
-def _gc(index_dir: Path, keep: set[str], *, content: bool) -> None:
+def _gc(index_dir: Path, keep: set[str], *, content: bool, scan_files: bool = True) -> None:
     """Delete generations and temporary files no kept manifest refers to; with ``content``, also
-    per-article files (without it they stay, for the write about to run to reuse)."""
+    per-article files (without it they stay, for the write about to run to reuse); without
+    ``scan_files``, the per-article folders are not looked at at all."""
     for child in index_dir.iterdir():
         if child.name.startswith("gen-") and child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)
         elif child.name.startswith(f".{MANIFEST}.") and child.name.endswith(".tmp"):
             child.unlink(missing_ok=True)
-    for sub in ("articles", "vectors"):
+    for sub in ("articles", "vectors") if scan_files else ():
         folder = index_dir / sub
         if folder.is_dir():
             for f in folder.iterdir():
@@ -539,12 +540,23 @@ def write_index(
         checkpoint("generation-written")
         _atomic_write(
             index_dir / MANIFEST,
-            json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
+            # Indented for people while small; past that, json's C encoder (no indent): at 4,000
+            # articles the indented dump took 0.12 s of a 0.5 s one-article write.
+            json.dumps(
+                manifest, indent=2 if len(entries) <= 1000 else None, ensure_ascii=False
+            ).encode(),
             before_replace=lambda: checkpoint("manifest-written"),
         )
         _fsync_dir(index_dir)
         checkpoint("manifest-replaced")
-        _gc(index_dir, _manifest_refs(manifest) | _manifest_refs(old), content=True)
+        # An append leaves no per-article file unreferenced (and the start of this write removed
+        # any temporary ones): not listing every article's files keeps adding one O(new).
+        _gc(
+            index_dir,
+            _manifest_refs(manifest) | _manifest_refs(old),
+            content=not keep.appends,
+            scan_files=not keep.appends,
+        )
 
     new_ids = {a.id: a.sha256 for a in articles}
     return WriteReport(
