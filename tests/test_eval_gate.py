@@ -38,7 +38,9 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     return {str(Path(m["name"]).relative_to(QUESTIONS)): m for m in report["files"]}
 
 
-@pytest.mark.parametrize("name", ["dev/off-topic.jsonl", "check/off-topic.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["dev/off-topic.jsonl", "check/off-topic.jsonl", "holdout/off-topic.jsonl"]
+)
 def test_off_topic_questions_are_always_abstained(
     bundled: dict[str, dict[str, Any]], name: str
 ) -> None:
@@ -50,16 +52,18 @@ def test_off_topic_questions_are_always_abstained(
 @pytest.mark.parametrize(
     ("name", "p_at_1", "right"),
     [
-        # Measured: dev P@1 0.887, answered-right 0.868; check 0.719 / 0.719.
+        # Measured (P@1, answered with the right first sentence): dev 0.887 / 0.868 (tuned on),
+        # check 0.750 / 0.750 (looked at during development), holdout 0.897 / 0.897.
         ("dev/paraphrases.jsonl", 0.86, 0.84),
-        ("check/paraphrases.jsonl", 0.68, 0.68),
+        ("check/paraphrases.jsonl", 0.71, 0.71),
+        ("holdout/paraphrases.jsonl", 0.86, 0.86),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
     bundled: dict[str, dict[str, Any]], name: str, p_at_1: float, right: float
 ) -> None:
     m = bundled[name]
-    assert m["answerable"] >= 30
+    assert m["answerable"] >= 29
     assert m["p_at_1"] >= p_at_1
     assert m["answered_right"] >= right
     assert m["r_at_5"] >= 0.9
@@ -95,7 +99,7 @@ def test_xquad_dev_subset_ranking(xquad: dict[str, dict[str, Any]]) -> None:
 
 def test_xquad_dev_subset_answers_and_abstains(xquad: dict[str, dict[str, Any]]) -> None:
     # Targets: answer >= 95% of questions whose article is indexed, abstain on >= 92% of those
-    # whose article is not. Measured: 0.958 and 0.959.
+    # whose article is not. Measured: 0.970 and 0.959.
     assert xquad["answerable.jsonl"]["answer_rate"] >= 0.94
     absent = xquad["absent.jsonl"]
     assert absent["unanswerable"] == 97 and absent["abstain_rate"] >= 0.92
