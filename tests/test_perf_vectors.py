@@ -127,14 +127,9 @@ def test_segments_search_as_one_index(data: tuple[np.ndarray, np.ndarray], exact
         segments.reconstruct(6000)
 
 
-def test_segments_never_return_deleted_rows(data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_segments_pad_short_results_like_faiss(data: tuple[np.ndarray, np.ndarray]) -> None:
     matrix, queries = data
-    parts = [vectors.build(matrix[:3000])[0], vectors.build(matrix[3000:])[0]]
-    _, first = vectors.Segments(parts).search(queries[:5], 3)
-    deleted = set(first[:, 0].tolist())
-    _, rows = vectors.Segments(parts, deleted=sorted(deleted)).search(queries[:5], 3)
-    assert not deleted & set(rows.ravel().tolist())
-    np.testing.assert_array_equal(rows[:, 0], first[:, 1])
-    # Fewer live rows than asked for: pad with -1 like FAISS.
-    tiny = vectors.Segments([vectors.build(matrix[:2])[0]], deleted=[0])
-    assert tiny.search(queries[:1], 3)[1].tolist() == [[1, -1, -1]]
+    tiny = vectors.Segments([vectors.build(matrix[:1])[0], vectors.build(matrix[1:2])[0]])
+    scores, rows = tiny.search(queries[:1], 3)
+    assert sorted(rows[0, :2].tolist()) == [0, 1] and rows[0, 2] == -1
+    assert scores[0, 0] >= scores[0, 1] and scores[0, 2] == -np.inf

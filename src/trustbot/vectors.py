@@ -131,45 +131,36 @@ def load(folder: Path, info: dict[str, Any], *, mmap: bool | None = None) -> Any
 class Segments:
     """Several FAISS indexes searched as one, rows numbered on from one segment to the next.
 
-    The shape for incremental writes at scale: a large (HNSW) base segment stays as it is, and
-    each write adds a small flat segment with only the new article's vectors, so adding one
-    article costs the same at 1k and at 1M sentences; a later merge folds the small segments into
-    the base. Rows listed in ``deleted`` (removed or replaced articles) are never returned.
-    It offers what retrieval uses of a FAISS index: ``ntotal``, ``d``, ``search``,
-    ``reconstruct``.
+    A large base index stays as it is while small segments hold the articles added since
+    (see ``trustbot.segments``). It offers what retrieval uses of a FAISS index: ``ntotal``,
+    ``d``, ``search``, ``reconstruct``.
     """
 
-    def __init__(self, parts: Sequence[Any], deleted: Sequence[int] = ()) -> None:
+    def __init__(self, parts: Sequence[Any]) -> None:
         if not parts:
             raise ValueError("Segments needs at least one index")
         self.parts = list(parts)
         self.d = int(self.parts[0].d)
         self.offsets = np.cumsum([0] + [int(p.ntotal) for p in self.parts])
         self.ntotal = int(self.offsets[-1])
-        self.deleted = frozenset(int(r) for r in deleted)
 
     def search(self, x: NDArray[np.float32], k: int) -> tuple[NDArray[Any], NDArray[Any]]:
         """Top ``k`` rows per query over all segments, best first; -1 rows pad short results."""
-        # Ask each segment for enough extra to make up for deleted rows it may return.
-        want = k + len(self.deleted)
         scores = np.full((x.shape[0], k), -np.inf, dtype=np.float32)
         rows = np.full((x.shape[0], k), -1, dtype=np.int64)
-        found: list[list[list[tuple[float, int]]]] = [[] for _ in range(x.shape[0])]
+        found: list[list[tuple[float, int]]] = [[] for _ in range(x.shape[0])]
         for part, offset in zip(self.parts, self.offsets, strict=False):
             if not part.ntotal:
                 continue
-            dist, ids = part.search(x, min(want, int(part.ntotal)))
+            dist, ids = part.search(x, min(k, int(part.ntotal)))
             for q in range(x.shape[0]):
-                found[q].append(
-                    [
-                        (float(s), int(r) + int(offset))
-                        for s, r in zip(dist[q], ids[q], strict=True)
-                        if r >= 0 and int(r) + int(offset) not in self.deleted
-                    ]
+                found[q].extend(
+                    (float(s), int(r) + int(offset))
+                    for s, r in zip(dist[q], ids[q], strict=True)
+                    if r >= 0
                 )
-        for q, lists in enumerate(found):
-            best = heapq.nlargest(k, (hit for hits in lists for hit in hits))
-            for j, (s, r) in enumerate(best):
+        for q, hits in enumerate(found):
+            for j, (s, r) in enumerate(heapq.nlargest(k, hits)):
                 scores[q, j], rows[q, j] = s, r
         return scores, rows
 
