@@ -81,9 +81,9 @@ ANSWER_THRESHOLD = 0.2140
 
 # Composition: a further sentence is cited beside the best one when the ranker gives it at least
 # this probability of being the answer. The ranker's softmax is fitted as that probability and is
-# calibrated on dev (second-ranked sentences given 0.2-0.3 were right 22% of the time, those given
-# 0.1-0.2 15%), so a second or third sentence appears when it has a one-in-five chance of being
-# the answer: about one answer in four gets one.
+# calibrated on dev (second-ranked sentences given 0.2-0.3 were right 27% of the time, those given
+# 0.1-0.2 18%), so a second or third sentence appears when it has a one-in-five chance of being
+# the answer: about one answer in five gets one.
 SECOND_OPINION = 0.2
 # Sentences sharing at least this share of their words with one already cited add nothing.
 NEAR_DUPLICATE = 0.7
