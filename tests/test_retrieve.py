@@ -22,6 +22,7 @@ from trustbot.retrieve import (
     question_kind,
     rank,
     retrieve,
+    synonym_pairs,
 )
 from trustbot.store import load_index, passage_inputs, write_index
 from trustbot.text import quote_speakers, split_sentences
@@ -133,6 +134,20 @@ def test_acronym_in_the_question_matches_the_spelled_out_name(answerer: Answerer
     assert texts(answerer, [r.hits[0].row])[0].startswith("The Care Quality Commission found")
     assert r.hits[0].coverage == 1.0 and all(h.coverage == 0.0 for h in r.hits[1:])
     assert r.unknown_names == 0.0
+
+
+def test_common_news_synonyms_are_expanded_by_stem() -> None:
+    assert ("CEO", "chief executive") in synonym_pairs("What does the CEO say?")
+    assert ("runs", "chief executive") in synonym_pairs("who runs the trust")
+    assert ("watchdog", "regulator") in synonym_pairs("Did the watchdog act?")
+    assert synonym_pairs("What did the report find?") == []
+
+
+def test_a_role_synonym_counts_as_the_question_word(answerer: Answerer) -> None:
+    r = retrieve(answerer.index, answerer.embedder, "Did the CEO find it encouraging?")
+    assert texts(answerer, [r.hits[0].row])[0].startswith("Jane Smith, the chief executive")
+    # "CEO" is present (as "chief executive") in the sentence naming Jane Smith and in her quote.
+    assert r.hits[0].coverage == 1.0
 
 
 def test_names_the_index_never_mentions_are_counted(answerer: Answerer) -> None:

@@ -194,6 +194,68 @@ def _expansions(question: str, articles: Iterable[StoredArticle]) -> list[tuple[
 
 
 # ---------------------------------------------------------------------------------------------
+# Common news wording: a small general-English table, not learnt and not about any one article.
+# A question word on the left also counts as present where every word of one of its right-hand
+# forms is (the way an acronym counts where its expansion is): "who runs the trust?" meets
+# "... who became chief executive of the trust", "the CEO" meets "the chief executive".
+
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    # titles and roles
+    "ceo": ("chief executive",),
+    "cfo": ("chief financial officer", "finance director"),
+    "coo": ("chief operating officer",),
+    "md": ("managing director",),
+    "pm": ("prime minister",),
+    "mp": ("member of parliament",),
+    "boss": ("chief executive", "managing director", "chairman", "head"),
+    "head": ("chief executive", "director", "chairman", "leader"),
+    "leader": ("chief executive", "head", "chairman", "president"),
+    "lead": ("chief executive", "head", "chairman", "leader"),
+    "run": ("chief executive", "managing director", "head"),
+    "charge": ("chief executive", "head", "director"),
+    "chair": ("chairman", "chairwoman"),
+    "spokesman": ("spokesperson", "spokeswoman"),
+    # institutions
+    "watchdog": ("regulator",),
+    "regulator": ("watchdog",),
+    "govt": ("government",),
+    "firm": ("company",),
+    "staff": ("employees", "workers"),
+    "employees": ("staff", "workers"),
+    "workers": ("staff", "employees"),
+    # money
+    "budget": ("turnover", "revenue", "income", "funding"),
+    "revenue": ("turnover", "income", "sales"),
+    "income": ("turnover", "revenue"),
+    "turnover": ("revenue", "income"),
+    "earnings": ("profit", "income"),
+    "profit": ("earnings",),
+    "pay": ("salary", "wage"),
+    "salary": ("pay", "wage"),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _synonym_stems() -> dict[str, tuple[str, ...]]:
+    # Keyed by the index's stem of each word, so "runs" and "running" find "run".
+    table: dict[str, tuple[str, ...]] = {}
+    for word, forms in SYNONYMS.items():
+        for stem in tokenize([word])[0]:
+            table[stem] = table.get(stem, ()) + forms
+    return table
+
+
+def synonym_pairs(question: str) -> list[tuple[str, str]]:
+    """(word in the question, other wording) pairs from ``SYNONYMS``."""
+    table = _synonym_stems()
+    pairs: list[tuple[str, str]] = []
+    for word in re.findall(r"[\w'’]+", question):
+        for stem in tokenize([word])[0]:
+            pairs += [(word, form) for form in table.get(stem, ())]
+    return list(dict.fromkeys(pairs))
+
+
+# ---------------------------------------------------------------------------------------------
 # Candidates and features
 
 
@@ -374,6 +436,7 @@ def candidates(
     terms, lexical = _terms(index, question, [])
     seed = set(dense) | set(_top(lexical, depth).tolist())
     extra = _expansions(question, {id(a): a for a, _ in map(index.sentence, seed)}.values())
+    extra += synonym_pairs(question)
     if extra:
         terms, lexical = _terms(index, question, extra)
         seed |= set(_top(lexical, depth).tolist())
