@@ -15,9 +15,11 @@ from trustbot.retrieve import (
     FEATURES,
     WEIGHTS,
     acronym_links,
+    agent_keys,
     candidates,
     context_rows,
     has_new_answer,
+    is_agent,
     paragraph_rows,
     question_kind,
     rank,
@@ -80,6 +82,21 @@ def test_answer_types_must_be_new_to_the_question() -> None:
     assert has_new_answer("who", "The plan was drawn up by Jane Smith.", "Who drew up the plan?")
     assert not has_new_answer("who", "the plan was drawn up by her.", "Who drew up the plan?")
     assert not has_new_answer("other", "Anything at all 42.", "What is it?")
+
+
+def test_days_are_not_names_and_the_doer_is_next_to_the_verb() -> None:
+    q = "who lifted the undertakings"
+    keys = agent_keys(q, [])
+    assert set(keys) == {"lift", "under"}
+    assert not has_new_answer("who", "The undertakings were lifted on Tuesday.", q)
+    assert is_agent("NHS Improvement has lifted several undertakings.", q, keys)
+    assert not is_agent("The undertakings lifted on Tuesday related to the Mazars review.", q, keys)
+    q = "who carried out the review"
+    assert is_agent("In January, a review by Grant Thornton found...", q, agent_keys(q, []))
+    q = "who runs the trust"
+    keys = agent_keys(q, [("runs", "chief executive")])
+    assert is_agent("Nick Broughton, who became chief executive of the trust, said", q, keys)
+    assert not is_agent("The trust said Nick Broughton is improving it.", q, keys)
 
 
 def test_acronyms_are_learnt_from_the_article_both_ways() -> None:

@@ -12,6 +12,7 @@ checked by cross-validation over articles, so nothing here is a weight picked by
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -51,9 +52,10 @@ FEATURES = (
     "paragraph",  # best base score among candidates of the same passage
     "article",  # best base score among candidates of the same article
     "answer_type",  # who/when/how-many question and the sentence holds a new name/date/number
+    "agent",  # who-question and a new name stands next to the question's verb/noun (is_agent)
 )
 # Fitted by scripts/tune_ranker.py on xquad-r dev + squad2-normans + tests/questions/dev.
-WEIGHTS = np.array([4.459, 0.095, 0.593, 5.774, 9.657, 4.369, 1.968])
+WEIGHTS = np.array([4.533, -0.005, 0.643, 5.789, 9.722, 4.366, 1.868, 0.502])
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,61 @@ def question_kind(question: str) -> str:
     return "other"
 
 
+def _new_names(sentence: str, question: str) -> list[re.Match[str]]:
+    # Capitalised words are names, except days and months ("lifted on Tuesday" names no one).
+    q = question.casefold()
+    return [
+        m
+        for m in _NAME.finditer(sentence)
+        if m.group(0).casefold() not in q and not _DATE.fullmatch(m.group(0))
+    ]
+
+
 def has_new_answer(kind: str, sentence: str, question: str) -> bool:
     """True if ``sentence`` holds a name/date/number of the asked ``kind`` the question lacks."""
-    pattern = {"number": _NUMBER, "when": _DATE, "who": _NAME}.get(kind)
+    if kind == "who":
+        return bool(_new_names(sentence, question))
+    pattern = {"number": _NUMBER, "when": _DATE}.get(kind)
     if pattern is None:
         return False
     q = question.casefold()
     return any(m.group(0).casefold() not in q for m in pattern.finditer(sentence))
+
+
+_WORD = re.compile(r"[\w'’&-]+")
+# How many words may stand between a name and the question's verb for it to be the doer:
+# "NHS Improvement has lifted", "Nick Broughton, who became chief executive".
+AGENT_GAP = 3
+
+
+def agent_keys(question: str, synonyms: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The stems (cut to ``PREFIX`` letters) of the question's topic words that are not names,
+    with the other wordings of its synonyms: what ``is_agent`` looks for in a sentence."""
+    plain = _NAME.sub(" ", question)
+    text = " ".join([plain, *(form for _, form in synonyms)])
+    stems = tokenize([text])[0]
+    return tuple({t[:PREFIX] for t in stems if len(t) >= 3 and t not in _question_stopwords()})
+
+
+def is_agent(sentence: str, question: str, keys: Sequence[str]) -> bool:
+    """True if a name new to ``question`` stands just before a word of ``keys`` (the question's
+    own words, by their first letters: its verb or noun) or just after it following "by":
+    the name is who did what the question asks about, not a bystander of the sentence."""
+    names = _new_names(sentence, question)
+    if not names or not keys:
+        return False
+    words = list(_WORD.finditer(sentence))
+    starts = [w.start() for w in words]
+    hits = [i for i, w in enumerate(words) if w.group(0).casefold().startswith(tuple(keys))]
+    for m in names:
+        first = bisect.bisect_left(starts, m.start())
+        last = bisect.bisect_left(starts, m.end()) - 1
+        for i in hits:
+            if 0 < i - last <= AGENT_GAP + 1:
+                return True
+            if 0 < first - i <= AGENT_GAP + 1 and words[first - 1].group(0).casefold() == "by":
+                return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,8 +299,9 @@ def synonym_pairs(question: str) -> list[tuple[str, str]]:
     """(word in the question, other wording) pairs from ``SYNONYMS``."""
     table = _synonym_stems()
     pairs: list[tuple[str, str]] = []
-    for word in re.findall(r"[\w'’]+", question):
-        for stem in tokenize([word])[0]:
+    words = re.findall(r"[\w'’]+", question)
+    for word, stems in zip(words, tokenize(words) if words else [], strict=True):
+        for stem in stems:
             pairs += [(word, form) for form in table.get(stem, ())]
     return list(dict.fromkeys(pairs))
 
@@ -436,7 +487,8 @@ def candidates(
     terms, lexical = _terms(index, question, [])
     seed = set(dense) | set(_top(lexical, depth).tolist())
     extra = _expansions(question, {id(a): a for a, _ in map(index.sentence, seed)}.values())
-    extra += synonym_pairs(question)
+    synonyms = synonym_pairs(question)
+    extra += synonyms
     if extra:
         terms, lexical = _terms(index, question, extra)
         seed |= set(_top(lexical, depth).tolist())
@@ -484,12 +536,15 @@ def candidates(
     article_best = np.full(article_of.max() + 1, -np.inf)
     np.maximum.at(article_best, article_of, base)
     article = article_best[article_of]
-    if kind == "other":
-        answer_type = np.zeros(rows.size)
-    else:
+    answer_type = np.zeros(rows.size)
+    agent = np.zeros(rows.size)
+    if kind != "other":
         texts = [_text(index, r) for r in rows.tolist()]
-        answer_type = np.array([float(has_new_answer(kind, t, question)) for t in texts])
-    features = np.column_stack([d, lex, coverage, local, paragraph, article, answer_type])
+        answer_type[:] = [has_new_answer(kind, t, question) for t in texts]
+        if kind == "who":
+            keys = agent_keys(question, synonyms)
+            agent[:] = [is_agent(t, question, keys) for t in texts]
+    features = np.column_stack([d, lex, coverage, local, paragraph, article, answer_type, agent])
     return Candidates(question, kind, rows, features, _unknown_names(question, terms))
 
 
