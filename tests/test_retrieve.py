@@ -61,7 +61,8 @@ def texts(a: Answerer, rows: list[int]) -> list[str]:
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
-        ("How many points did the Panthers score?", "number"),
+        ("How many points did the Panthers score?", "count"),
+        ("Where is the trust based?", "where"),
         ("How much is the annual turnover?", "number"),
         ("What percentage of students passed?", "number"),
         ("When was the report published?", "when"),

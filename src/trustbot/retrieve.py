@@ -55,7 +55,7 @@ FEATURES = (
     "agent",  # who-question and a new name stands next to the question's verb/noun (is_agent)
 )
 # Fitted by scripts/tune_ranker.py on xquad-r dev + squad2-normans + tests/questions/dev.
-WEIGHTS = np.array([4.533, -0.005, 0.643, 5.789, 9.722, 4.366, 1.868, 0.502])
+WEIGHTS = np.array([4.525, -0.001, 0.580, 5.839, 9.770, 4.362, 1.814, 0.513])
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Retrieval:
     """The ranked sentences for one question, with question-level signals for abstention."""
 
     question: str
-    kind: str  # "who", "when", "number" or "other"
+    kind: str  # "who", "when", "where", "count", "number" or "other"
     hits: tuple[Hit, ...]
     # share of the question's names (capitalised words after the first) the index never mentions
     unknown_names: float = 0.0
@@ -96,6 +96,8 @@ class Candidates:
 # Question types and what answers them
 
 _KIND_PATTERNS = (
+    # "How many" asks for a count: not a sum of money, a year or a percentage.
+    ("count", re.compile(r"\bhow\s+many\b|\bwhat\s+number\s+of\b", re.I)),
     (
         "number",
         re.compile(
@@ -112,6 +114,14 @@ _KIND_PATTERNS = (
         ),
     ),
     ("who", re.compile(r"\bwho(?:m|se)?\b|\b(?:what|which)\s+(?:person|people|man|woman)\b", re.I)),
+    (
+        "where",
+        re.compile(
+            r"\bwhere\b|\b(?:what|which|in\s+what|in\s+which)\s+"
+            r"(?:country|countries|city|cities|town|place|region|county|state|area|street)\b",
+            re.I,
+        ),
+    ),
 )
 _NUMBER = re.compile(
     r"[$£€¥]?\d[\d,.]*(?:%|m|bn|k)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven"
@@ -129,7 +139,8 @@ _NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'�
 
 
 def question_kind(question: str) -> str:
-    """``who``, ``when``, ``number`` (how many/much ...) or ``other``."""
+    """``count`` (how many), ``number`` (how much/long ...), ``when``, ``who``, ``where`` or
+    ``other``."""
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(question):
             return kind
@@ -146,15 +157,23 @@ def _new_names(sentence: str, question: str) -> list[re.Match[str]]:
     ]
 
 
+# A sum of money, a year or a percentage: numbers that do not count things.
+_NOT_A_COUNT = re.compile(r"[$£€¥].*|.*%|1[0-9]{3}s?|20[0-9]{2}s?|half")
+
+
 def has_new_answer(kind: str, sentence: str, question: str) -> bool:
-    """True if ``sentence`` holds a name/date/number of the asked ``kind`` the question lacks."""
-    if kind == "who":
+    """True if ``sentence`` holds a name/date/number of the asked ``kind`` the question lacks
+    (``where``: a name, the nearest a regular expression gets to a place)."""
+    if kind in ("who", "where"):
         return bool(_new_names(sentence, question))
-    pattern = {"number": _NUMBER, "when": _DATE}.get(kind)
+    pattern = {"number": _NUMBER, "count": _NUMBER, "when": _DATE}.get(kind)
     if pattern is None:
         return False
     q = question.casefold()
-    return any(m.group(0).casefold() not in q for m in pattern.finditer(sentence))
+    found = [m.group(0) for m in pattern.finditer(sentence) if m.group(0).casefold() not in q]
+    if kind == "count":
+        found = [f for f in found if not _NOT_A_COUNT.fullmatch(f.casefold())]
+    return bool(found)
 
 
 _WORD = re.compile(r"[\w'’&-]+")
