@@ -31,7 +31,14 @@ from trustbot.config import Settings
 from trustbot.corpus import ARTICLE_SUFFIXES, Article, article_files, article_id, read_article
 from trustbot.embed import Embedder
 from trustbot.errors import CorpusError, TrustbotError
-from trustbot.store import Progress, WriteReport, read_manifest, write_index, write_lock
+from trustbot.store import (
+    Progress,
+    WriteReport,
+    fsync_dir,
+    read_manifest,
+    write_index,
+    write_lock,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,15 +174,6 @@ def _clear_stage(corpus: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _files_of(corpus: Path, aid: str) -> list[Path]:
     return [p for p in article_files(corpus) if article_id(p) == aid] if corpus.is_dir() else []
 
@@ -264,7 +262,7 @@ def ingest(
             for tmp, target in staged:
                 os.replace(tmp, target)
                 log.debug("ingested %s", target)
-            _fsync_dir(corpus)
+            fsync_dir(corpus)
         finally:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)  # only those not put in place: the write failed
@@ -310,7 +308,7 @@ def remove(
         )
         for path in doomed:
             path.unlink(missing_ok=True)
-        _fsync_dir(corpus)
+        fsync_dir(corpus)
         return LifecycleReport(report, problems + scan.problems, scan.duplicates)
 
 

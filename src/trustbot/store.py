@@ -140,7 +140,8 @@ def _atomic_write(
         raise
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (new or renamed files) durable."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -157,8 +158,8 @@ def _fsync_tree(folder: Path) -> None:
             with path.open("rb") as fh:
                 os.fsync(fh.fileno())
         else:
-            _fsync_dir(path)
-    _fsync_dir(folder)
+            fsync_dir(path)
+    fsync_dir(folder)
 
 
 _hook_hits: dict[str, int] = {}
@@ -535,8 +536,8 @@ def write_index(
         # Everything the new manifest points at reaches the disk before the manifest does.
         _fsync_tree(gen_dir)
         for sub in ("articles", "vectors"):
-            _fsync_dir(index_dir / sub)
-        _fsync_dir(index_dir)
+            fsync_dir(index_dir / sub)
+        fsync_dir(index_dir)
         checkpoint("generation-written")
         _atomic_write(
             index_dir / MANIFEST,
@@ -547,7 +548,7 @@ def write_index(
             ).encode(),
             before_replace=lambda: checkpoint("manifest-written"),
         )
-        _fsync_dir(index_dir)
+        fsync_dir(index_dir)
         checkpoint("manifest-replaced")
         # An append leaves no per-article file unreferenced (and the start of this write removed
         # any temporary ones): not listing every article's files keeps adding one O(new).
