@@ -53,9 +53,9 @@ def test_off_topic_questions_are_always_abstained(
     ("name", "p_at_1", "right"),
     [
         # Measured (P@1, answered with the right first sentence): dev 0.887 / 0.868 (tuned on),
-        # check 0.750 / 0.750 (looked at during development), holdout 0.897 / 0.897.
+        # check 0.781 / 0.781 (looked at during development), holdout 0.897 / 0.897.
         ("dev/paraphrases.jsonl", 0.86, 0.84),
-        ("check/paraphrases.jsonl", 0.71, 0.71),
+        ("check/paraphrases.jsonl", 0.75, 0.75),
         ("holdout/paraphrases.jsonl", 0.86, 0.86),
     ],
 )
@@ -99,7 +99,7 @@ def test_xquad_dev_subset_ranking(xquad: dict[str, dict[str, Any]]) -> None:
 
 def test_xquad_dev_subset_answers_and_abstains(xquad: dict[str, dict[str, Any]]) -> None:
     # Targets: answer >= 95% of questions whose article is indexed, abstain on >= 92% of those
-    # whose article is not. Measured: 0.970 and 0.959.
+    # whose article is not. Measured: 0.958 and 0.959.
     assert xquad["answerable.jsonl"]["answer_rate"] >= 0.94
     absent = xquad["absent.jsonl"]
     assert absent["unanswerable"] == 97 and absent["abstain_rate"] >= 0.92
