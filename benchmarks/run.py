@@ -13,7 +13,7 @@ What is real and what is synthetic:
   noise) and synthetic sentences (words drawn from the xquad-r text) for the lexical side, with
   real questions (xquad-r dev split, embedded by the real model);
 - the incremental section builds base corpora of real xquad-r sentences in shuffled synthetic
-  articles, embedded with random vectors (only the one added article is embedded by the model).
+  articles, embedded with random vectors (only the added articles are embedded by the model).
 """
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ from trustbot.text import split_sentences  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SEED_CORPUS = ROOT / "corpus"
-XQUAD = ROOT.parent / "shared" / "eval" / "xquad-r"
-if not XQUAD.is_dir():
-    XQUAD = Path("/work/shared/eval/xquad-r")
+XQUAD = ROOT.parent / "shared" / "eval" / "xquad-r"  # shared/ lies beside the checkout
 QUESTION = "Who is the chief executive?"
 
 Row = dict[str, Any]
@@ -573,7 +571,7 @@ def storage_variants(
     matrix: np.ndarray, exact: Any, truth: np.ndarray, qvec: np.ndarray, folder: Path
 ) -> list[Row]:
     rows = []
-    for kind, threshold in (("flat", len(matrix)), ("hnsw", 0)):
+    for kind, threshold in (("flat", len(matrix)), ("ivf", 0)):
         for storage in vectors.STORAGES:
             log(f"storage variant {kind}/{storage} at {len(matrix):,}")
             index, info = vectors.build(matrix, storage=storage, approx_threshold=threshold)
@@ -780,7 +778,7 @@ def markdown(result: Row) -> str:
         "vectors plus noise) and synthetic sentences (words drawn from the xquad-r text); the "
         "questions are real (xquad-r dev) and embedded by the real model. Incremental base "
         "corpora are real xquad-r sentences shuffled into synthetic articles with random "
-        "vectors; only the added article is embedded by the model.",
+        "vectors; only the added articles are embedded by the model.",
         "",
     ]
     return "\n".join(out)

@@ -1,4 +1,4 @@
-"""The FAISS structure: exact below the threshold, HNSW above it with recall >= 0.98, compact
+"""The FAISS structure: exact below the threshold, IVF above it with recall >= 0.98, compact
 storage, memory-mapped loading, and segments searched as one. Correctness only: no timings."""
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def recall_at(index: object, exact: object, queries: np.ndarray, k: int = 10) ->
 
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray]:
-    return clustered(6000), clustered(100, seed=1)
+    # Queries from the same topics as the indexed vectors, held out from them.
+    both = clustered(6100)
+    return both[:6000], both[6000:]
 
 
 @pytest.fixture(scope="module")
@@ -49,28 +51,29 @@ def test_structure_is_chosen_by_size() -> None:
     assert vectors.spec_for(10)["kind"] == "flat"
     assert vectors.spec_for(vectors.APPROX_THRESHOLD)["kind"] == "flat"
     spec = vectors.spec_for(vectors.APPROX_THRESHOLD + 1)
-    assert spec["kind"] == "hnsw" and spec["hnsw"]["ef_search"] == vectors.HNSW_EF_SEARCH
+    assert spec["kind"] == "ivf" and spec["ivf"] == {"nlist": 1024, "nprobe": 32}
+    assert vectors.spec_for(1_000_000)["ivf"] == {"nlist": 4096, "nprobe": 128}
     with pytest.raises(ValueError):
         vectors.spec_for(10, storage="float8")
 
 
-def test_hnsw_recall_against_exact(data: tuple[np.ndarray, np.ndarray], exact: object) -> None:
+def test_ivf_recall_against_exact(data: tuple[np.ndarray, np.ndarray], exact: object) -> None:
     matrix, queries = data
     index, info = vectors.build(matrix, approx_threshold=1000)
-    assert info["kind"] == "hnsw" and info["type"] == "IndexHNSWFlat"
+    assert info["kind"] == "ivf" and info["type"] == "IndexIVFFlat"
     assert index.ntotal == len(matrix)
     assert recall_at(index, exact, queries) >= 0.98
 
 
 @pytest.mark.parametrize(
     ("storage", "kind", "floor"),
-    [("float16", "flat", 0.99), ("int8", "flat", 0.9), ("float16", "hnsw", 0.98)],
+    [("float16", "flat", 0.99), ("int8", "flat", 0.9), ("float16", "ivf", 0.98)],
 )
 def test_compact_storage_keeps_recall(
     data: tuple[np.ndarray, np.ndarray], exact: object, storage: str, kind: str, floor: float
 ) -> None:
     matrix, queries = data
-    threshold = 1000 if kind == "hnsw" else vectors.APPROX_THRESHOLD
+    threshold = 1000 if kind == "ivf" else vectors.APPROX_THRESHOLD
     index, info = vectors.build(matrix, storage=storage, approx_threshold=threshold)
     assert info["storage"] == storage and info["kind"] == kind
     assert recall_at(index, exact, queries) >= floor
@@ -86,7 +89,7 @@ def test_save_and_load_keep_results_and_settings(
     vectors.save(index, tmp_path)
     for mmap in (False, True):
         loaded = vectors.load(tmp_path, info, mmap=mmap)
-        assert loaded.hnsw.efSearch == vectors.HNSW_EF_SEARCH
+        assert loaded.nprobe == info["ivf"]["nprobe"]
         np.testing.assert_array_equal(loaded.search(queries, 10)[1], index.search(queries, 10)[1])
 
 
