@@ -684,24 +684,8 @@ def table(rows: Sequence[Row], columns: Sequence[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(result: Row) -> str:
-    m = result["machine"]
-    out = [
-        "# trustbot benchmark report",
-        "",
-        f"Run {result['started']} with `{result['command']}` ({result['seconds']:.0f} s).",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, "
-        f"Python {m['python']}, {m['os']}. Versions: "
-        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-        + ".",
-        f"Load average at start {m['load_average_at_start']}, at end {m['load_average_at_end']}"
-        " (above 0 means other work shared the machine during the run; every ratio below is "
-        "taken within this one run, with baseline and trustbot interleaved).",
-        "",
-        "## Targets",
-        "",
-        table(result["targets"]),
+def _md_cold(result: Row) -> list[str]:
+    return [
         "## Cold one-shot `trustbot ask` (subprocess wall time, warm page cache)",
         "",
         table(result["cold_start"]["rows"]),
@@ -713,6 +697,11 @@ def markdown(result: Row) -> str:
         "Largest top-level imports of one cold ask (`python -X importtime`):",
         "",
         table(result["import_profile"]),
+    ]
+
+
+def _md_build(result: Row) -> list[str]:
+    return [
         "## Index build throughput (48 xquad-r articles, real model)",
         "",
         table(
@@ -739,6 +728,11 @@ def markdown(result: Row) -> str:
         "Quality of the two encoders on `trustbot eval` (xquad-r dev, 612 questions):",
         "",
         table(result["eval"]),
+    ]
+
+
+def _md_warm(result: Row) -> list[str]:
+    return [
         "## Warm per-question latency (48 xquad-r articles)",
         "",
         table([result["warm"]]),
@@ -747,9 +741,19 @@ def markdown(result: Row) -> str:
         "`encode([q])` + `IndexFlatIP.search(k=10)` over the same vectors. Each side runs in its "
         "own warm process, alternated; best p50/p95 over the rounds.",
         "",
+    ]
+
+
+def _md_memory(result: Row) -> list[str]:
+    return [
         "## Peak memory of a loaded answerer (what the bot holds; 20 questions answered)",
         "",
         table(result["memory"]),
+    ]
+
+
+def _md_scale(result: Row) -> list[str]:
+    return [
         "## Scale (synthetic vectors and sentences, real questions)",
         "",
         table(result["scale"]["rows"]),
@@ -761,6 +765,11 @@ def markdown(result: Row) -> str:
         "### Vector storage (float16 / int8) and its recall cost",
         "",
         table(result["scale"]["storage"]),
+    ]
+
+
+def _md_incremental(result: Row) -> list[str]:
+    return [
         "## Adding one article",
         "",
         table(result["incremental"]),
@@ -771,6 +780,42 @@ def markdown(result: Row) -> str:
         "(src/trustbot/segments.py). `base_build_s` is the one-time build of the base corpus "
         "(random vectors, so no model time).",
         "",
+    ]
+
+
+SECTIONS_MD = [
+    ("cold_start", _md_cold),
+    ("build", _md_build),
+    ("warm", _md_warm),
+    ("memory", _md_memory),
+    ("scale", _md_scale),
+    ("incremental", _md_incremental),
+]
+
+
+def markdown(result: Row) -> str:
+    m = result["machine"]
+    out = [
+        "# trustbot benchmark report",
+        "",
+        f"Run {result['started']} with `{result['command']}` ({result['seconds']:.0f} s).",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, "
+        f"Python {m['python']}, {m['os']}. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + ".",
+        f"Load average at start {m['load_average_at_start']}, at end {m['load_average_at_end']}"
+        " (above 0 means other work shared the machine during the run; every ratio below is "
+        "taken within this one run, with baseline and trustbot interleaved).",
+        "",
+        "## Targets",
+        "",
+        table(result["targets"]),
+    ]
+    for key, render in SECTIONS_MD:
+        if key in result:
+            out += render(result)
+    out += [
         "## What is synthetic",
         "",
         "Cold start, build throughput, warm latency and memory use the real model on real "
@@ -784,13 +829,22 @@ def markdown(result: Row) -> str:
     return "\n".join(out)
 
 
+ALL_SECTIONS = ("build", "warm", "memory", "cold", "scale", "incremental")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for development")
     parser.add_argument("--scales", help="comma-separated sentence counts for the scale section")
     parser.add_argument("--incremental", help="comma-separated base sizes for adding one article")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
+    parser.add_argument(
+        "--sections",
+        default=",".join(ALL_SECTIONS),
+        help=f"comma-separated subset of {','.join(ALL_SECTIONS)} (default: all)",
+    )
     args = parser.parse_args(argv)
+    wanted = set(args.sections.split(","))
 
     def sizes(raw: str | None, default: list[int]) -> list[int]:
         return [int(x) for x in raw.split(",")] if raw else default
@@ -814,24 +868,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         cache = work / "cache"
         st = SentenceTransformerEmbedder()
         onnx = make_embedder(None, cache)
-        log("index build throughput")
-        result["build"], dirs = build_throughput(work, st, onnx, rounds)
-        xquad_index = dirs["onnx"]
-        result["eval"] = eval_both(dirs, st, onnx)
-        log("warm per-question latency")
-        result["warm"] = warm_latency(xquad_index, cache, work, 100 if args.quick else 300, rounds)
-        log("peak memory")
-        result["memory"] = peak_memory(xquad_index, cache)
-        log("cold start")
-        result["cold_start"] = cold_start(work, cache, xquad_index, repeat)
-        result["import_profile"] = import_profile(cache, work / "seed-index")
+        if wanted & {"build", "warm", "memory", "cold"}:
+            log("index build throughput")
+            result["build"], dirs = build_throughput(work, st, onnx, rounds)
+            xquad_index = dirs["onnx"]
+            result["eval"] = eval_both(dirs, st, onnx)
+        if "warm" in wanted:
+            log("warm per-question latency")
+            n = 100 if args.quick else 300
+            result["warm"] = warm_latency(xquad_index, cache, work, n, rounds)
+        if "memory" in wanted:
+            log("peak memory")
+            result["memory"] = peak_memory(xquad_index, cache)
+        if "cold" in wanted:
+            log("cold start")
+            result["cold_start"] = cold_start(work, cache, xquad_index, repeat)
+            result["import_profile"] = import_profile(cache, work / "seed-index")
         articles = load_corpus(XQUAD / "articles")
-        real = onnx.encode(xquad_texts(articles))
-        words = " ".join(a.body for a in articles).split()
-        result["scale"] = scale(
-            real, words, onnx, scales, max(s for s in scales if s <= 100_000), work
-        )
-        result["incremental"] = incremental(work, onnx, xquad_texts(articles), inc)
+        if "scale" in wanted:
+            real = onnx.encode(xquad_texts(articles))
+            words = " ".join(a.body for a in articles).split()
+            storage_at = max(s for s in scales if s <= 100_000)
+            result["scale"] = scale(real, words, onnx, scales, storage_at, work)
+        if "incremental" in wanted:
+            result["incremental"] = incremental(work, onnx, xquad_texts(articles), inc)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = time.time() - started_at
     result["targets"] = [t.row() for t in targets(result)]
@@ -843,48 +903,26 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def targets(result: Row) -> list[Target]:
-    out = [
-        Target(
-            "cold ask / bare import torch", result["cold_start"]["ratio_ask_to_import_torch"], 1.5
-        ),
-        Target(
-            "warm question p50 / bare encode+flat search (xquad-r)",
-            result["warm"]["ratio_p50"],
-            1.5,
-        ),
-        Target(
-            "warm question p95 / bare encode+flat search (xquad-r)",
-            result["warm"]["ratio_p95"],
-            1.5,
-        ),
-        Target(
-            "build throughput / bare batch encode (sentence-transformers)",
-            result["build"]["ratio"],
-            0.9,
-            higher_is_better=True,
-        ),
-        Target(
-            "build throughput / faster of bare torch and bare ONNX encode",
-            result["build"]["ratio_to_faster_bare"],
-            0.9,
-            higher_is_better=True,
-        ),
-    ]
-    largest = max(result["scale"]["rows"], key=lambda r: r["sentences"])
-    out.append(
-        Target(
-            f"question p95 ms at {largest['sentences']:,} sentences", largest["question_p95_ms"], 50
-        )
-    )
-    out.append(
-        Target(
-            f"recall@10 at {largest['sentences']:,} sentences",
-            largest["recall_at_10"],
-            0.98,
-            higher_is_better=True,
-        )
-    )
-    inc = result["incremental"]
+    out = []
+    if "cold_start" in result:
+        ratio = result["cold_start"]["ratio_ask_to_import_torch"]
+        out.append(Target("cold ask / bare import torch", ratio, 1.5))
+    if "warm" in result:
+        for q in ("p50", "p95"):
+            name = f"warm question {q} / bare encode+flat search (xquad-r)"
+            out.append(Target(name, result["warm"][f"ratio_{q}"], 1.5))
+    if "build" in result:
+        for key, name in (
+            ("ratio", "build throughput / bare batch encode (sentence-transformers)"),
+            ("ratio_to_faster_bare", "build throughput / faster of bare torch and ONNX encode"),
+        ):
+            out.append(Target(name, result["build"][key], 0.9, higher_is_better=True))
+    if "scale" in result:
+        largest = max(result["scale"]["rows"], key=lambda r: r["sentences"])
+        n = f"{largest['sentences']:,}"
+        out.append(Target(f"question p95 ms at {n} sentences", largest["question_p95_ms"], 50))
+        out.append(Target(f"recall@10 at {n} sentences", largest["recall_at_10"], 0.98, True))
+    inc = result.get("incremental", [])
     if len(inc) >= 2:
         out.append(
             Target(
