@@ -343,17 +343,19 @@ def _gc(index_dir: Path, keep: set[str], *, content: bool, scan_files: bool = Tr
     """Delete generations and temporary files no kept manifest refers to; with ``content``, also
     per-article files (without it they stay, for the write about to run to reuse); without
     ``scan_files``, the per-article folders are not looked at at all."""
-    for child in index_dir.iterdir():
-        if child.name.startswith("gen-") and child.name not in keep:
-            shutil.rmtree(child, ignore_errors=True)
-        elif child.name.startswith(f".{MANIFEST}.") and child.name.endswith(".tmp"):
-            child.unlink(missing_ok=True)
+    # Per-article files first: a dead writer's generation folder, removed below, is what tells
+    # the next write to look here (see write_index).
     for sub in ("articles", "vectors") if scan_files else ():
         folder = index_dir / sub
         if folder.is_dir():
             for f in folder.iterdir():
                 if f.name.endswith(".tmp") or (content and f"{sub}/{f.name}" not in keep):
                     f.unlink(missing_ok=True)
+    for child in index_dir.iterdir():
+        if child.name.startswith("gen-") and child.name not in keep:
+            shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(f".{MANIFEST}.") and child.name.endswith(".tmp"):
+            child.unlink(missing_ok=True)
 
 
 def _manifest_refs(manifest: dict[str, Any] | None) -> set[str]:
@@ -368,7 +370,9 @@ def _manifest_refs(manifest: dict[str, Any] | None) -> set[str]:
 def _is_current(
     index_dir: Path, old: dict[str, Any], articles: Sequence[Article], embedder: Embedder
 ) -> bool:
-    """Whether the live index already holds exactly ``articles``, in order, with this model."""
+    """Whether the live index already holds exactly ``articles`` (in any order), with this model."""
+    if len(old.get("articles", [])) != len(articles):
+        return False  # the usual case when adding: no need to build both lists
     model = old.get("model", {})
     expected = [(a.id, a.sha256, _article_file(a), _vectors_file(a, embedder)) for a in articles]
     held = [
@@ -409,8 +413,14 @@ def write_index(
             old = None
         old_shas = {a["id"]: a["sha256"] for a in old["articles"]} if old else {}
         # What a crashed writer left: its generation folder and temporary files. Its finished
-        # per-article files stay for this write to reuse.
-        _gc(index_dir, _manifest_refs(old), content=False)
+        # per-article files stay for this write to reuse. Temporary files beside the per-article
+        # files come only from a writer that died after making its generation folder, so
+        # without such a folder the (at 40k articles, 80k-file) listing is skipped.
+        known = {str(old.get("generation")), str(old.get("previous"))} if old else set()
+        crashed = old is None or any(
+            c.name.startswith("gen-") and c.name not in known for c in index_dir.iterdir()
+        )
+        _gc(index_dir, _manifest_refs(old), content=False, scan_files=crashed)
         if reuse and old is not None and _is_current(index_dir, old, articles, embedder):
             return WriteReport(
                 added=[],
