@@ -62,8 +62,10 @@ MANIFEST = "manifest.json"
 REBUILD_HINT = "run `trustbot index build`"
 
 Progress = Callable[[int, int], None]
-# Sentences embedded per encode call in a write (see write_index).
-EMBED_BATCH = 512
+# Sentences embedded per encode call in a write (see write_index). The encoder sorts each call's
+# texts by length before batching, so a wider window pads less: on the 48 xquad-r articles a
+# write ran at 131 sentences/s with 512 and 172/s with 4096 (the bare encoder: 196/s).
+EMBED_BATCH = 4096
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
