@@ -539,9 +539,7 @@ def write_index(
             "previous": old.get("generation") if old else None,
             "faiss": faiss_info,
             "counts": {"articles": len(entries), "sentences": sentences},
-            "base_articles": len(keep.entries) - sum(s["articles"] for s in keep.segments)
-            if keep.appends
-            else len(entries),
+            "base_articles": keep.base_articles if keep.appends else len(entries),
             "segments": segment_list,
             "articles": entries,
         }
