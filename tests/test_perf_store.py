@@ -10,7 +10,7 @@ import numpy as np
 from trustbot import store
 from trustbot.corpus import Article, content_hash
 from trustbot.embed import HashEmbedder
-from trustbot.store import load_index, write_index
+from trustbot.store import load_index, read_manifest, write_index
 
 
 class CountingEmbedder(HashEmbedder):
@@ -38,6 +38,11 @@ def test_new_articles_are_embedded_in_batches(tmp_path: Path, monkeypatch: objec
     assert report.sentences_embedded == 120
     # Batches of >= 50 sentences: 3 calls for 120, not one call per article.
     assert emb.calls == [51, 51, 18]
+
+    # The manifest records the FAISS structure chosen for this size.
+    faiss_entry = read_manifest(tmp_path)["faiss"]
+    assert faiss_entry["kind"] == "flat" and faiss_entry["type"] == "IndexFlatIP"
+    assert faiss_entry["storage"] == "float32"
 
     index = load_index(tmp_path)
     plain = HashEmbedder(dim=32)
