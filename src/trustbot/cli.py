@@ -37,32 +37,27 @@ def _remember(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]
 
 def global_options(func: F) -> F:
     """``--corpus``, ``--index``, ``--model``, ``--debug`` on the group and on every command."""
-    opts = [
-        click.option(
-            "--corpus",
-            type=click.Path(path_type=Path),
-            default=None,
-            expose_value=False,
-            callback=_remember("corpus"),
-            help="Corpus folder [env TRUSTBOT_CORPUS_DIR; default ./corpus].",
-        ),
-        click.option(
-            "--index",
-            type=click.Path(path_type=Path),
-            default=None,
-            expose_value=False,
-            callback=_remember("index"),
-            help="Index folder [env TRUSTBOT_INDEX_DIR; default ./index].",
-        ),
-        click.option(
-            "--model",
-            type=click.Path(path_type=Path),
-            default=None,
-            expose_value=False,
-            callback=_remember("model"),
-            help="A local sentence-transformers model folder [env TRUSTBOT_MODEL; "
+    paths = (
+        ("corpus", "Corpus folder [env TRUSTBOT_CORPUS_DIR; default ./corpus]."),
+        ("index", "Index folder [env TRUSTBOT_INDEX_DIR; default ./index]."),
+        (
+            "model",
+            "A local sentence-transformers model folder [env TRUSTBOT_MODEL; "
             "default: the bundled all-MiniLM-L6-v2].",
         ),
+    )
+    opts = [
+        click.option(
+            f"--{name}",
+            type=click.Path(path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_remember(name),
+            help=text,
+        )
+        for name, text in paths
+    ]
+    opts.append(
         click.option(
             "--debug",
             is_flag=True,
@@ -70,8 +65,8 @@ def global_options(func: F) -> F:
             expose_value=False,
             callback=_remember("debug"),
             help="Show tracebacks and debug logs.",
-        ),
-    ]
+        )
+    )
     for opt in reversed(opts):
         func = opt(func)
     return func
@@ -216,15 +211,9 @@ def chat(top_k: int) -> None:
         except BadInput as err:
             _fail(str(err))
             continue
-        click.echo(to_text_for_chat(answer) + "\n")
+        _emit(answer, as_json=False)
+        click.echo()
         sys.stdout.flush()
-
-
-def to_text_for_chat(answer: Answer) -> str:
-    """Chat answers are the same text the ``ask`` command prints."""
-    from trustbot.render import to_text
-
-    return to_text(answer, color=_color())
 
 
 @cli.group()
