@@ -305,6 +305,43 @@ def test_paragraphs_empty_and_whitespace_only() -> None:
             ["Yes.", "Yes.", "Yes."],
             id="repeated-sentences",
         ),
+        pytest.param(
+            "Key points:\n- item one\n- item two\n* item three\n1. item four\n2) item five",
+            [
+                "Key points:",
+                "- item one",
+                "- item two",
+                "* item three",
+                "1. item four",
+                "2) item five",
+            ],
+            id="no-final-punctuation-list-items",
+        ),
+        pytest.param(
+            "Trust lifts undertakings\n\nThe regulator said so. It was good",
+            ["Trust lifts undertakings", "The regulator said so.", "It was good"],
+            id="headline-paragraph-then-text",
+        ),
+        pytest.param(
+            "# Trust lifts undertakings\nThe regulator said so.",
+            ["# Trust lifts undertakings", "The regulator said so."],
+            id="markdown-heading-line",
+        ),
+        pytest.param(
+            "The regulator said Southern Health\nFoundation Trust is making progress, said Dr.\n"
+            "Smith. It was\ngood.",
+            [
+                "The regulator said Southern Health\nFoundation Trust is making progress, said"
+                " Dr.\nSmith.",
+                "It was\ngood.",
+            ],
+            id="hard-wrapped-lines-are-one-sentence",
+        ),
+        pytest.param(
+            "The first line ends here.\nThe second starts here.",
+            ["The first line ends here.", "The second starts here."],
+            id="line-ending-in-full-stop-still-splits",
+        ),
     ],
 )
 def test_sentences(body: str, expected: list[str]) -> None:
@@ -312,86 +349,48 @@ def test_sentences(body: str, expected: list[str]) -> None:
     assert texts(body) == expected
 
 
-def test_abbreviation_at_paragraph_end() -> None:
-    body = "He worked for the U.S.\n\nShe worked for Acme Inc.\n\nThen she met Dr. Jones."
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            "He worked for the U.S.\n\nShe worked for Acme Inc.\n\nThen she met Dr. Jones.",
+            [
+                ("He worked for the U.S.", 0),
+                ("She worked for Acme Inc.", 1),
+                ("Then she met Dr. Jones.", 2),
+            ],
+            id="abbreviation-at-paragraph-end",
+        ),
+        pytest.param(
+            "Nick Broughton said: “The audit findings were very encouraging. We are pleased.\n\n"
+            "“NHSI’s actions today reinforce these findings.\n\n"
+            "“We know we still have more to do.” The trust said nothing.",
+            [
+                ("Nick Broughton said: “The audit findings were very encouraging.", 0),
+                ("We are pleased.", 0),
+                ("“NHSI’s actions today reinforce these findings.", 1),
+                ("“We know we still have more to do.”", 2),
+                ("The trust said nothing.", 2),
+            ],
+            id="quote-over-several-paragraphs",
+        ),
+        pytest.param(
+            "First one.\r\nSecond\u00a0one.\r\n\r\n\tThird\u2003one. ",
+            [("First one.", 0), ("Second\u00a0one.", 0), ("Third\u2003one.", 1)],
+            id="crlf-and-odd-whitespace",
+        ),
+        pytest.param(
+            "\n\n  Intro line.\n\nDr. Smith said: “Yes.” Then left.  ",
+            [("Intro line.", 0), ("Dr. Smith said: “Yes.”", 1), ("Then left.", 1)],
+            id="offsets-are-into-the-whole-body",
+        ),
+    ],
+)
+def test_sentences_and_their_paragraphs(body: str, expected: list[tuple[str, int]]) -> None:
+    # check_invariants also asserts each sentence's index is its position, and that the offsets
+    # cut the text out of the whole body (leading blank lines included).
     sentences = check_invariants(body)
-    assert texts(body) == [
-        "He worked for the U.S.",
-        "She worked for Acme Inc.",
-        "Then she met Dr. Jones.",
-    ]
-    assert [s.paragraph for s in sentences] == [0, 1, 2]
-
-
-def test_quote_over_several_paragraphs() -> None:
-    body = (
-        "Nick Broughton said: “The audit findings were very encouraging. We are pleased.\n\n"
-        "“NHSI’s actions today reinforce these findings.\n\n"
-        "“We know we still have more to do.” The trust said nothing."
-    )
-    assert texts(body) == [
-        "Nick Broughton said: “The audit findings were very encouraging.",
-        "We are pleased.",
-        "“NHSI’s actions today reinforce these findings.",
-        "“We know we still have more to do.”",
-        "The trust said nothing.",
-    ]
-    assert [s.paragraph for s in split_sentences(body)] == [0, 0, 1, 2, 2]
-
-
-def test_no_final_punctuation_list_items() -> None:
-    body = "Key points:\n- item one\n- item two\n* item three\n1. item four\n2) item five"
-    assert texts(body) == [
-        "Key points:",
-        "- item one",
-        "- item two",
-        "* item three",
-        "1. item four",
-        "2) item five",
-    ]
-
-
-def test_headline_paragraph_then_text() -> None:
-    body = "Trust lifts undertakings\n\nThe regulator said so. It was good"
-    assert texts(body) == ["Trust lifts undertakings", "The regulator said so.", "It was good"]
-
-
-def test_markdown_heading_line() -> None:
-    body = "# Trust lifts undertakings\nThe regulator said so."
-    assert texts(body) == ["# Trust lifts undertakings", "The regulator said so."]
-
-
-def test_hard_wrapped_lines_are_one_sentence() -> None:
-    body = (
-        "The regulator said Southern Health\nFoundation Trust is making progress, said Dr.\n"
-        "Smith. It was\ngood."
-    )
-    assert texts(body) == [
-        "The regulator said Southern Health\nFoundation Trust is making progress, said Dr.\nSmith.",
-        "It was\ngood.",
-    ]
-
-
-def test_line_ending_in_full_stop_still_splits() -> None:
-    body = "The first line ends here.\nThe second starts here."
-    assert texts(body) == ["The first line ends here.", "The second starts here."]
-
-
-def test_crlf_and_odd_whitespace() -> None:
-    body = "First one.\r\nSecond\u00a0one.\r\n\r\n\tThird\u2003one. "
-    check_invariants(body)
-    assert texts(body) == ["First one.", "Second\u00a0one.", "Third\u2003one."]
-    assert [s.paragraph for s in split_sentences(body)] == [0, 0, 1]
-
-
-def test_offsets_are_into_the_whole_body() -> None:
-    body = "\n\n  Intro line.\n\nDr. Smith said: “Yes.” Then left.  "
-    sentences = split_sentences(body)
-    assert [(body[s.start : s.end], s.paragraph, s.index) for s in sentences] == [
-        ("Intro line.", 0, 0),
-        ("Dr. Smith said: “Yes.”", 1, 1),
-        ("Then left.", 1, 2),
-    ]
+    assert [(body[s.start : s.end], s.paragraph) for s in sentences] == expected
 
 
 def test_sentence_is_frozen() -> None:
@@ -413,81 +412,91 @@ def speakers_by_text(body: str) -> list[tuple[str, str | None]]:
     ]
 
 
-def test_speaker_colon_quote_continues_in_paragraph_and_next() -> None:
-    body = (
-        "The chief executive said: “We are pleased. We will go on.\n\n"
-        "“There is more to do.” The board agreed.\n\n"
-        "“This is a new quote.”"
-    )
-    head = "The chief executive said: “We are pleased."
-    assert speakers_by_text(body) == [
-        (head, None),
-        ("We will go on.", head),
-        ("“There is more to do.”", head),
-        ("The board agreed.", None),
-        ("“This is a new quote.”", None),
-    ]
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            "The chief executive said: “We are pleased. We will go on.\n\n"
+            "“There is more to do.” The board agreed.\n\n"
+            "“This is a new quote.”",
+            [
+                ("The chief executive said: “We are pleased.", None),
+                ("We will go on.", "The chief executive said: “We are pleased."),
+                ("“There is more to do.”", "The chief executive said: “We are pleased."),
+                ("The board agreed.", None),
+                ("“This is a new quote.”", None),
+            ],
+            id="colon-quote-continues-in-paragraph-and-next",
+        ),
+        pytest.param(
+            "Smith told the BBC “it was fine. We are happy.\n\n“Really happy.”",
+            [
+                ("Smith told the BBC “it was fine.", None),
+                ("We are happy.", "Smith told the BBC “it was fine."),
+                ("“Really happy.”", "Smith told the BBC “it was fine."),
+            ],
+            id="speaker-without-colon",
+        ),
+        pytest.param(
+            "According to the report, “the trust failed. It must improve.”",
+            [
+                ("According to the report, “the trust failed.", None),
+                ("It must improve.”", "According to the report, “the trust failed."),
+            ],
+            id="according-to",
+        ),
+        pytest.param(
+            "“We will fix it. It will take time,” he said. “We start now.”\n\nThe end.",
+            [
+                ("“We will fix it.", "It will take time,” he said."),
+                ("It will take time,” he said.", None),
+                ("“We start now.”", "It will take time,” he said."),
+                ("The end.", None),
+            ],
+            id="trailing-attribution",
+        ),
+        pytest.param(
+            "“We will fix it.\n\n“It will take time,” said Dr. Jones.",
+            [
+                ("“We will fix it.", "“It will take time,” said Dr. Jones."),
+                ("“It will take time,” said Dr. Jones.", None),
+            ],
+            id="trailing-attribution-across-paragraphs",
+        ),
+        pytest.param(
+            "She said: “That is all.”\n\n“A different person speaks.”",
+            [("She said: “That is all.”", None), ("“A different person speaks.”", None)],
+            id="closed-quote-does-not-continue",
+        ),
+        pytest.param(
+            'He said: "We are pleased.\n\n"More to do."',
+            [('He said: "We are pleased.', None), ('"More to do."', 'He said: "We are pleased.')],
+            id="straight-quotes-continue",
+        ),
+    ],
+)
+def test_quote_speakers(body: str, expected: list[tuple[str, str | None]]) -> None:
+    assert speakers_by_text(body) == expected
 
 
-def test_speaker_without_colon() -> None:
-    body = "Smith told the BBC “it was fine. We are happy.\n\n“Really happy.”"
-    head = "Smith told the BBC “it was fine."
-    assert speakers_by_text(body) == [
-        (head, None),
-        ("We are happy.", head),
-        ("“Really happy.”", head),
-    ]
-
-
-def test_according_to() -> None:
-    body = "According to the report, “the trust failed. It must improve.”"
-    head = "According to the report, “the trust failed."
-    assert speakers_by_text(body) == [(head, None), ("It must improve.”", head)]
-
-
-def test_trailing_attribution() -> None:
-    body = "“We will fix it. It will take time,” he said. “We start now.”\n\nThe end."
-    tail = "It will take time,” he said."
-    assert speakers_by_text(body) == [
-        ("“We will fix it.", tail),
-        (tail, None),
-        ("“We start now.”", tail),
-        ("The end.", None),
-    ]
-
-
-def test_trailing_attribution_across_paragraphs() -> None:
-    body = "“We will fix it.\n\n“It will take time,” said Dr. Jones."
-    tail = "“It will take time,” said Dr. Jones."
-    assert speakers_by_text(body) == [("“We will fix it.", tail), (tail, None)]
-
-
-def test_closed_quote_does_not_continue() -> None:
-    body = "She said: “That is all.”\n\n“A different person speaks.”"
-    assert speakers_by_text(body) == [
-        ("She said: “That is all.”", None),
-        ("“A different person speaks.”", None),
-    ]
-
-
-def test_open_quote_interrupted_by_narrative_paragraph() -> None:
-    body = "He said: “We are pleased.\n\nThe board met later.\n\n“Something else.”"
-    assert [who for _, who in speakers_by_text(body)] == [None, None, None]
-
-
-def test_no_quotes_all_none() -> None:
-    body = "Plain text. More plain text: with a colon.\n\nAnother paragraph."
-    assert quote_speakers(body, split_sentences(body)) == [None, None, None]
-
-
-def test_quote_speakers_empty() -> None:
-    assert quote_speakers("", []) == []
-
-
-def test_straight_quotes_continue() -> None:
-    body = 'He said: "We are pleased.\n\n"More to do."'
-    head = 'He said: "We are pleased.'
-    assert speakers_by_text(body) == [(head, None), ('"More to do."', head)]
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            "He said: “We are pleased.\n\nThe board met later.\n\n“Something else.”",
+            [None, None, None],
+            id="open-quote-interrupted-by-narrative-paragraph",
+        ),
+        pytest.param(
+            "Plain text. More plain text: with a colon.\n\nAnother paragraph.",
+            [None, None, None],
+            id="no-quotes",
+        ),
+        pytest.param("", [], id="empty"),
+    ],
+)
+def test_no_speaker(body: str, expected: list[None]) -> None:
+    assert quote_speakers(body, split_sentences(body)) == expected
 
 
 # --- properties ---------------------------------------------------------------------------------
