@@ -632,38 +632,64 @@ def synthetic_articles(pool: Sequence[str], sentences: int, seed: int) -> list[A
 
 
 def incremental(work: Path, st: Any, pool: Sequence[str], sizes: Sequence[int]) -> list[Row]:
-    """Add real articles one at a time to base corpora of growing size."""
+    """Add real articles one at a time to corpora of growing size, then remove old ones, through
+    ``ingest``/``remove`` on a real corpus folder (what `trustbot ingest FILE` and `trustbot
+    remove ID` do once the model is loaded)."""
+    import dataclasses
+
+    from trustbot.config import Settings
+    from trustbot.corpus import article_files
+    from trustbot.ingest import ingest, remove
     from trustbot.store import read_manifest, write_index
 
-    adds = load_corpus(XQUAD / "articles")[:3]
+    adds = article_files(XQUAD / "articles")[:3]
     rows = []
     for n in sizes:
         emb = SeededEmbedder(st)
         st.encode(["warm up"])  # a running bot or `trustbot watch` has its encoder loaded
-        base = synthetic_articles(pool, n, seed=n)
-        index_dir = work / f"incremental-{n}"
+        root = work / f"incremental-{n}"
+        settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=None)
+        settings.corpus_dir.mkdir(parents=True)
+        base = []
+        for a in synthetic_articles(pool, n, seed=n):
+            path = settings.corpus_dir / f"{a.id}.txt"
+            path.write_text(a.body, encoding="utf-8")
+            base.append(dataclasses.replace(a, path=path))
         log(f"incremental: base corpus of ~{n:,} sentences")
-        report = write_index(index_dir, base, emb)  # type: ignore[arg-type]
+        report = write_index(settings.index_dir, base, emb)  # type: ignore[arg-type]
         emb.fake = False
-        log(f"incremental: add {len(adds)} articles one by one to {report.sentences:,} sentences")
-        times, embedded, corpus = [], 0, list(base)
-        for article in adds:
-            corpus.append(article)
-            add = write_index(index_dir, corpus, emb)  # type: ignore[arg-type]
-            times.append(add.seconds)
-            embedded += add.sentences_embedded
+        log(f"incremental: ingest {len(adds)} articles one by one, then remove 3 old ones")
+        added, writes, embedded = [], [], 0
+        for path in adds:
+            t = time.perf_counter()
+            done = ingest(settings, [path], emb)  # type: ignore[arg-type]
+            added.append(time.perf_counter() - t)
+            writes.append(done.index.seconds)
+            embedded += done.index.sentences_embedded
+            assert done.index.added, done.summary()
+        segs = len(read_manifest(settings.index_dir, entries=False)["segments"])
+        removed = []
+        for a in (base[i * len(base) // 3] for i in range(3)):  # spread over the base
+            t = time.perf_counter()
+            gone = remove(settings, [a.id], emb)  # type: ignore[arg-type]
+            removed.append(time.perf_counter() - t)
+            assert gone.index.removed == [a.id], gone.summary()
         rows.append(
             {
                 "base_sentences": report.sentences,
-                "add_one_article_s": round(statistics.median(times), 3),
-                "each_s": [round(t, 3) for t in times],
+                "articles": len(base),
+                "add_one_article_s": round(statistics.median(added), 3),
+                "each_add_s": [round(t, 3) for t in added],
+                "index_write_s": round(statistics.median(writes), 3),
+                "remove_one_article_s": round(statistics.median(removed), 3),
+                "each_remove_s": [round(t, 3) for t in removed],
                 "sentences_embedded_per_add": round(embedded / len(adds), 1),
-                "segments_after": len(read_manifest(index_dir).get("segments", [])),
+                "segments_after_adds": segs,
                 "base_build_s": round(report.seconds, 1),
             }
         )
         log(f"  {rows[-1]}")
-        shutil.rmtree(index_dir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
     return rows
 
 
@@ -684,29 +710,44 @@ def table(rows: Sequence[Row], columns: Sequence[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section(
+    title: str, rows: Sequence[Row], *notes: str, columns: Sequence[str] | None = None
+) -> list[str]:
+    """A report section: heading, table, then notes (each a paragraph or a sub-heading)."""
+    out = [f"## {title}", "", table(rows, columns)]
+    for note in notes:
+        out += [note, ""]
+    return out
+
+
 def _md_cold(result: Row) -> list[str]:
+    cold = result["cold_start"]
     return [
-        "## Cold one-shot `trustbot ask` (subprocess wall time, warm page cache)",
-        "",
-        table(result["cold_start"]["rows"]),
-        f"Ratio `trustbot ask` / bare `import torch`: "
-        f"{result['cold_start']['ratio_ask_to_import_torch']}. The very first question after "
-        f"installing exports the ONNX query encoder once: "
-        f"{result['cold_start']['first_ask_with_onnx_export_s']} s.",
-        "",
-        "Largest top-level imports of one cold ask (`python -X importtime`):",
-        "",
+        *section(
+            "Cold one-shot `trustbot ask` (subprocess wall time, warm page cache)",
+            cold["rows"],
+            f"Ratio `trustbot ask` / bare `import torch`: {cold['ratio_ask_to_import_torch']}. "
+            "The very first question after installing exports the ONNX query encoder once: "
+            f"{cold['first_ask_with_onnx_export_s']} s.",
+            "Largest top-level imports of one cold ask (`python -X importtime`):",
+        ),
         table(result["import_profile"]),
     ]
 
 
 def _md_build(result: Row) -> list[str]:
     return [
-        "## Index build throughput (48 xquad-r articles, real model)",
-        "",
-        table(
+        *section(
+            "Index build throughput (48 xquad-r articles, real model)",
             [result["build"]],
-            [
+            "Sentences per second. Bare: sentence-transformers `model.encode(texts, "
+            "batch_size=64)` on exactly the texts trustbot embeds (and the raw ONNX encoder on the "
+            "same texts, `bare_onnx`); trustbot: `write_index` full rebuild (sentence "
+            "splitting, embedding, FAISS, BM25, atomic writes) with the ONNX encoder it uses by "
+            "default, and with the sentence-transformers (torch) encoder. Best of "
+            f"{result['build']['rounds']} interleaved rounds each.",
+            "Quality of the two encoders on `trustbot eval` (xquad-r dev, 612 questions):",
+            columns=[
                 "articles",
                 "sentences",
                 "bare_encode_per_s",
@@ -718,69 +759,56 @@ def _md_build(result: Row) -> list[str]:
                 "ratio_with_torch_encoder",
             ],
         ),
-        "Sentences per second. Bare: sentence-transformers `model.encode(texts, batch_size=64)` "
-        "on exactly the texts trustbot embeds (and the raw ONNX encoder on the same texts, "
-        "`bare_onnx`); trustbot: `write_index` full rebuild (sentence "
-        "splitting, embedding, FAISS, BM25, atomic writes) with the ONNX encoder it uses by "
-        "default, and with the sentence-transformers (torch) encoder. Best of "
-        f"{result['build']['rounds']} interleaved rounds each.",
-        "",
-        "Quality of the two encoders on `trustbot eval` (xquad-r dev, 612 questions):",
-        "",
         table(result["eval"]),
     ]
 
 
 def _md_warm(result: Row) -> list[str]:
-    return [
-        "## Warm per-question latency (48 xquad-r articles)",
-        "",
-        table([result["warm"]]),
+    return section(
+        "Warm per-question latency (48 xquad-r articles)",
+        [result["warm"]],
         "trustbot: `Answerer.ask` as `trustbot chat` and the bot run it (ONNX question encoding, "
         "FAISS, BM25, ranking, abstention, citations). Bare: sentence-transformers "
         "`encode([q])` + `IndexFlatIP.search(k=10)` over the same vectors. Each side runs in its "
         "own warm process, alternated; best p50/p95 over the rounds.",
-        "",
-    ]
+    )
 
 
 def _md_memory(result: Row) -> list[str]:
-    return [
-        "## Peak memory of a loaded answerer (what the bot holds; 20 questions answered)",
-        "",
-        table(result["memory"]),
-    ]
+    return section(
+        "Peak memory of a loaded answerer (what the bot holds; 20 questions answered)",
+        result["memory"],
+    )
 
 
 def _md_scale(result: Row) -> list[str]:
     return [
-        "## Scale (synthetic vectors and sentences, real questions)",
-        "",
-        table(result["scale"]["rows"]),
-        "`search_*`: the automatically chosen FAISS index alone; `flat_*`: exact search, the "
-        "bare baseline; `question_*`: `Answerer.ask`, the whole question path (ONNX question "
-        "encoding, FAISS, BM25 over the synthetic sentences, ranking, abstention, citations). "
-        "Recall@10 is against exact search.",
-        "",
-        "### Vector storage (float16 / int8) and its recall cost",
-        "",
+        *section(
+            "Scale (synthetic vectors and sentences, real questions)",
+            result["scale"]["rows"],
+            "`search_*`: the automatically chosen FAISS index alone; `flat_*`: exact search, the "
+            "bare baseline; `question_*`: `Answerer.ask`, the whole question path (ONNX question "
+            "encoding, FAISS, BM25 over the synthetic sentences, ranking, abstention, "
+            "citations). Recall@10 is against exact search.",
+            "### Vector storage (float16 / int8) and its recall cost",
+        ),
         table(result["scale"]["storage"]),
     ]
 
 
 def _md_incremental(result: Row) -> list[str]:
-    return [
-        "## Adding one article",
-        "",
-        table(result["incremental"]),
-        "`store.write_index` adding three real xquad-r articles one after another to a base "
-        "corpus (median of the three), as `trustbot ingest` does after reading the corpus. "
-        "Below 20,000 sentences a write rebuilds the whole (small) index; above, it keeps the "
-        "base and appends a segment "
-        "(src/trustbot/segments.py). `base_build_s` is the one-time build of the base corpus "
+    return section(
+        "Adding and removing one article",
+        result["incremental"],
+        "`trustbot.ingest.ingest` of three real xquad-r articles one after another into a corpus "
+        "folder of synthetic articles and its index (median wall time of the three; "
+        "`index_write_s` is the index write inside it), then `trustbot.ingest.remove` of three "
+        "of the corpus's old articles, one at a time. Below 20,000 sentences a write rebuilds "
+        "the whole (small) index from stored sentences and vectors; above, it keeps the base "
+        "and appends a segment, and a removal only marks the article deleted (tombstones, "
+        "src/trustbot/segments.py). `base_build_s` is the one-time build of the base corpus "
         "(random vectors, so no model time).",
-        "",
-    ]
+    )
 
 
 SECTIONS_MD = [
@@ -808,9 +836,7 @@ def markdown(result: Row) -> str:
         " (above 0 means other work shared the machine during the run; every ratio below is "
         "taken within this one run, with baseline and trustbot interleaved).",
         "",
-        "## Targets",
-        "",
-        table(result["targets"]),
+        *section("Targets", result["targets"]),
     ]
     for key, render in SECTIONS_MD:
         if key in result:
@@ -929,6 +955,14 @@ def targets(result: Row) -> list[Target]:
                 f"add one article at {inc[-1]['base_sentences']:,} / at "
                 f"{inc[0]['base_sentences']:,} sentences",
                 inc[-1]["add_one_article_s"] / inc[0]["add_one_article_s"],
+                2,
+            )
+        )
+        out.append(
+            Target(
+                f"remove one article at {inc[-1]['base_sentences']:,} / at "
+                f"{inc[0]['base_sentences']:,} sentences",
+                inc[-1]["remove_one_article_s"] / inc[0]["remove_one_article_s"],
                 2,
             )
         )

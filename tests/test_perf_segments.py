@@ -110,15 +110,6 @@ def test_too_many_segments_are_merged_without_re_embedding(tmp_path: Path) -> No
     assert len(index.rows) == index.faiss_index.ntotal == 102
 
 
-def test_removing_an_article_rebuilds_one_base(tmp_path: Path) -> None:
-    write_index(tmp_path, BASE, HashEmbedder())
-    write_index(tmp_path, [*BASE, article(30)], HashEmbedder())
-    write_index(tmp_path, [*BASE[1:], article(30)], HashEmbedder())
-    manifest = read_manifest(tmp_path)
-    assert manifest["segments"] == [] and manifest["base_articles"] == 30
-    assert load_index(tmp_path).faiss_index.ntotal == 90
-
-
 def test_small_indexes_stay_one_base(tmp_path: Path) -> None:
     write_index(tmp_path, BASE[:10], HashEmbedder())  # 30 rows < MIN_ROWS
     write_index(tmp_path, BASE[:11], HashEmbedder())

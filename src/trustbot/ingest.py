@@ -35,7 +35,7 @@ from trustbot.store import (
     Progress,
     WriteReport,
     fsync_dir,
-    read_manifest,
+    lookup,
     write_index,
     write_lock,
 )
@@ -187,14 +187,19 @@ def _write(
     articles: Iterable[Article],
     embedder: Embedder,
     progress: Progress | None,
+    *,
+    changes_only: bool = False,
+    remove: Iterable[str] = (),
 ) -> WriteReport:
-    # The order `load_corpus` reads them in, so a later re-scan finds the index current.
+    # The order `load_corpus` reads them in, so a small index is laid out as a rebuild would be.
     ordered = sorted(articles, key=lambda a: a.path.name if a.path else a.id)
     return write_index(
         settings.index_dir,
         ordered,
         embedder,
         reuse=True,
+        changes_only=changes_only,
+        remove=sorted(remove),
         progress=progress,
         lock_timeout=settings.lock_timeout,
     )
@@ -212,6 +217,11 @@ def ingest(
     file's extension); text identical to another article is reported and skipped. Inputs are
     staged as hidden files in the corpus folder and put in place only once the index that holds
     them is live, so until then a crash leaves both the corpus and the index as they were.
+
+    Only the inputs are read: what the index holds is looked up in it, so adding one article
+    to a large corpus costs the order of that article. (Articles edited in the corpus folder by
+    hand are picked up by ``reindex`` or ``index build``; ``ask`` reports them as stale.) Without
+    a usable index the corpus folder is scanned and everything in it is indexed.
     """
     corpus = settings.corpus_dir
     files, problems = collect_inputs(paths)
@@ -219,43 +229,57 @@ def ingest(
     with write_lock(settings.index_dir, settings.lock_timeout):
         corpus.mkdir(parents=True, exist_ok=True)
         _clear_stage(corpus)
-        scan = scan_corpus(corpus)
-        chosen = {a.id: a for a in scan.articles}  # what the corpus will hold
-        owner = {a.sha256: a.id for a in scan.articles}
+        inputs: list[tuple[Path, Article]] = []
         batch: dict[str, Path] = {}
+        for path in files:
+            try:
+                art = read_article(path)
+            except CorpusError as err:
+                problems.append(Problem(str(path), str(err)))
+                continue
+            if art.id in batch:
+                problems.append(
+                    Problem(
+                        str(path),
+                        f"{path}: has the same article id {art.id!r} as {batch[art.id]}; "
+                        "rename one",
+                    )
+                )
+                continue
+            batch[art.id] = path
+            inputs.append((path, art))
+        scan: CorpusScan | None = None
+        try:
+            held, owner = lookup(
+                settings.index_dir, {a.id for _, a in inputs}, {a.sha256 for _, a in inputs}
+            )
+        except TrustbotError:  # no usable index: the corpus folder says what exists
+            scan = scan_corpus(corpus)
+            held = {a.id: (a.sha256, a.path.name if a.path else "") for a in scan.articles}
+            owner = {a.sha256: a.id for a in scan.articles}
+        changes: dict[str, Article] = {}
         staged: list[tuple[Path, Path]] = []
         doomed: list[Path] = []
         try:
-            for path in files:
-                if _in_folder(path, corpus):
-                    continue  # already in the corpus (`trustbot ingest corpus/`): the scan has it
-                try:
-                    art = read_article(path)
-                except CorpusError as err:
-                    problems.append(Problem(str(path), str(err)))
-                    continue
-                if art.id in batch:
-                    problems.append(
-                        Problem(
-                            str(path),
-                            f"{path}: has the same article id {art.id!r} as {batch[art.id]}; "
-                            "rename one",
-                        )
-                    )
-                    continue
-                batch[art.id] = path
+            for path, art in inputs:
                 if owner.get(art.sha256, art.id) != art.id:
                     duplicates.append(Duplicate(str(path), owner[art.sha256]))
                     continue
-                old = chosen.get(art.id)
-                if old is not None and old.sha256 == art.sha256 and old.path == corpus / path.name:
-                    continue  # unchanged
                 target = corpus / path.name
-                staged.append((_stage(corpus, path), target))
-                doomed.extend(p for p in _files_of(corpus, art.id) if p.name != target.name)
-                chosen[art.id] = dataclasses.replace(art, path=target)
+                if held.get(art.id) == (art.sha256, target.name):
+                    continue  # unchanged
+                if not _in_folder(path, corpus):
+                    staged.append((_stage(corpus, path), target))
+                old_name = held.get(art.id, ("", ""))[1]
+                if old_name and old_name != target.name:
+                    doomed.append(corpus / old_name)
+                changes[art.id] = dataclasses.replace(art, path=target)
                 owner[art.sha256] = art.id
-            report = _write(settings, chosen.values(), embedder, progress)
+            if scan is not None:
+                everything = {a.id: a for a in scan.articles} | changes
+                report = _write(settings, everything.values(), embedder, progress)
+            else:
+                report = _write(settings, changes.values(), embedder, progress, changes_only=True)
             # The index that holds the new articles is live: now put their files in place.
             for stale in doomed:
                 stale.unlink(missing_ok=True)
@@ -266,7 +290,10 @@ def ingest(
         finally:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)  # only those not put in place: the write failed
-        return LifecycleReport(report, problems + scan.problems, duplicates + scan.duplicates)
+        if scan is not None:
+            problems += scan.problems
+            duplicates += scan.duplicates
+        return LifecycleReport(report, problems, duplicates)
 
 
 def normalise_id(name: str) -> str:
@@ -282,30 +309,38 @@ def remove(
     embedder: Embedder,
     progress: Progress | None = None,
 ) -> LifecycleReport:
-    """Drop articles from the index, then delete their files from the corpus."""
+    """Drop articles from the index, then delete their files from the corpus.
+
+    The index is told only which articles go (tombstones in a large index), so removing one
+    costs the order of that article; without a usable index the corpus folder is re-scanned.
+    """
     corpus = settings.corpus_dir
     problems: list[Problem] = []
     with write_lock(settings.index_dir, settings.lock_timeout):
         _clear_stage(corpus)
+        aids = {name: normalise_id(name) for name in ids}
         try:
-            indexed = {a["id"] for a in read_manifest(settings.index_dir)["articles"]}
+            indexed, _ = lookup(settings.index_dir, set(aids.values()), set())
+            usable = True
         except TrustbotError:  # no or unreadable index: the corpus alone says what exists
-            indexed = set()
-        scan = scan_corpus(corpus)
-        gone: set[str] = set()
+            indexed, usable = {}, False
         doomed: list[Path] = []
-        for name in ids:
-            aid = normalise_id(name)
-            files = _files_of(corpus, aid)
+        for name, aid in aids.items():
+            known = indexed.get(aid, ("", ""))[1]
+            files = [corpus / known] if known else _files_of(corpus, aid)
             if not files and aid not in indexed:
                 problems.append(
                     Problem(name, f"{name}: no article with that id (see `trustbot index status`)")
                 )
-            gone.add(aid)
             doomed.extend(files)
-        report = _write(
-            settings, (a for a in scan.articles if a.id not in gone), embedder, progress
-        )
+        gone = set(aids.values())
+        if usable:
+            report = _write(settings, [], embedder, progress, changes_only=True, remove=gone)
+            scan = CorpusScan([], [], [])
+        else:
+            scan = scan_corpus(corpus)
+            kept = (a for a in scan.articles if a.id not in gone)
+            report = _write(settings, kept, embedder, progress)
         for path in doomed:
             path.unlink(missing_ok=True)
         fsync_dir(corpus)

@@ -13,23 +13,29 @@ results, and ``SegmentedLexical`` joins the BM25 postings, rescaling each segmen
 to corpus-wide document frequencies (bm25s bakes the idf of the segment it was built on into its
 scores; a 25-sentence segment would otherwise weigh every word as rare).
 
-Manifest: ``base_articles`` is how many of ``articles`` the base holds (they come first, in the
-base's order); ``segments`` lists each segment's ``name``, ``articles`` (the next that many
-entries), ``rows`` and ``faiss`` entry. When a write would make more than ``MAX_SEGMENTS``
-segments, the segments (not the base) are merged into one, from the stored per-article vectors.
-Removing or changing an article rebuilds everything, as before.
+Manifest: ``base_articles``/``base_rows`` are what the base holds; ``segments`` lists each
+segment's ``name``, ``articles``, ``rows`` and ``faiss`` entry. Each part lists its articles in
+its own ``articles.json`` (row order) and ``keys.npz`` (ids, hashes, corpus file names, sentence
+counts as arrays, for finding an article without parsing the table).
+
+Removing or changing an article does not rebuild either: its position goes on its part's
+``deleted`` list (``base_deleted`` for the base; a tombstone) and its rows on ``dead_rows``; the
+rows stay in the files, and ``vectors.Segments`` and ``SegmentedLexical`` skip them (BM25
+document frequencies count live rows only). A changed article is a tombstone plus the new
+version in a new segment. When a write would make more than ``MAX_SEGMENTS`` segments, the
+segments (not the base) are merged into one, from the stored per-article vectors, dropping their
+tombstones; when deleted rows exceed ``store.MAX_DEAD_SHARE`` of the live ones, the next write
+rebuilds one base (from stored vectors; nothing is embedded again).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,59 +48,6 @@ if TYPE_CHECKING:
 MIN_ROWS = 20_000
 MAX_SEGMENTS = 8
 FOLDER = "segments"
-
-
-@dataclass
-class Plan:
-    """What a write keeps from the live generation (nothing: a full rebuild)."""
-
-    base_articles: int = 0
-    segments: list[dict[str, Any]] = field(default_factory=list)
-    # The old manifest's entries for the kept articles, in row order.
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    rows: int = 0
-    old_gen: Path | None = None
-
-    @property
-    def appends(self) -> bool:
-        return self.old_gen is not None
-
-    @functools.cached_property
-    def kept_ids(self) -> frozenset[str]:
-        return frozenset(str(e["id"]) for e in self.entries)
-
-
-def plan(
-    old: dict[str, Any] | None,
-    current: dict[str, str],
-    same_model: bool,
-    index_dir: Path,
-) -> Plan:
-    """Whether a write of the articles ``current`` (id -> sha256) can append a segment.
-
-    Only when it adds articles and removes or changes none, with the same model and text
-    recipe, to an index of at least ``MIN_ROWS`` sentences written in this layout.
-    """
-    if not old or not same_model or "base_articles" not in old:
-        return Plan()
-    entries = list(old.get("articles", []))
-    held = {str(e["id"]): str(e["sha256"]) for e in entries}
-    rows = int(old.get("counts", {}).get("sentences", 0))
-    old_gen = index_dir / str(old.get("generation"))
-    if (
-        rows < MIN_ROWS
-        or not old_gen.is_dir()
-        or any(current.get(aid) != sha for aid, sha in held.items())
-        or not current.keys() - held.keys()
-    ):
-        return Plan()
-    base = int(old["base_articles"])
-    segments = list(old.get("segments", []))
-    if len(segments) + 1 > MAX_SEGMENTS:
-        segments = []  # merge them: their articles join the new segment, from stored vectors
-    kept = base + sum(int(s["articles"]) for s in segments)
-    kept_rows = sum(int(e["sentences"]) for e in entries[:kept])
-    return Plan(base, segments, entries[:kept], kept_rows, old_gen)
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -110,13 +63,15 @@ def _link(src: Path, dst: Path) -> None:
             shutil.copy2(path, target)
 
 
-def link_kept(p: Plan, gen_dir: Path, base_files: Sequence[str]) -> None:
-    """Bring the kept base and segments of the live generation into the new one, by hard link."""
-    assert p.old_gen is not None
+def link_kept(
+    old_gen: Path, gen_dir: Path, base_files: Sequence[str], names: Sequence[str]
+) -> None:
+    """Bring the base and the named segments of the live generation into the new one, by hard
+    link."""
     for name in base_files:
-        _link(p.old_gen / name, gen_dir / name)
-    for seg in p.segments:
-        _link(p.old_gen / FOLDER / seg["name"], gen_dir / FOLDER / seg["name"])
+        _link(old_gen / name, gen_dir / name)
+    for name in names:
+        _link(old_gen / FOLDER / name, gen_dir / FOLDER / name)
 
 
 def _lucene_idf(n: int, df: int) -> float:
@@ -125,12 +80,20 @@ def _lucene_idf(n: int, df: int) -> float:
 
 
 class SegmentedLexical:
-    """BM25 over several lexical indexes as one, rows numbered on from one part to the next."""
+    """BM25 over several lexical indexes as one, rows numbered on from one part to the next.
 
-    def __init__(self, parts: Sequence[LexicalIndex]) -> None:
+    ``dead`` holds, per part, the sorted part rows of deleted articles: never returned, and not
+    counted in document frequencies.
+    """
+
+    def __init__(
+        self, parts: Sequence[LexicalIndex], dead: Sequence[NDArray[np.int64]] | None = None
+    ) -> None:
         self.parts = list(parts)
+        self.dead = list(dead) if dead is not None else [np.zeros(0, np.int64)] * len(self.parts)
         self.offsets = np.cumsum([0] + [p.size for p in self.parts])
         self.size = int(self.offsets[-1])
+        self.live = self.size - sum(int(d.size) for d in self.dead)
 
     def vocabulary(self) -> list[str]:
         """Every token indexed in any part."""
@@ -146,13 +109,19 @@ class SegmentedLexical:
             found = [(i, hit[token]) for i, hit in enumerate(per_part) if token in hit]
             if not found:
                 continue
-            df = sum(len(rows) for _, (rows, _) in found)
-            idf = _lucene_idf(self.size, df)
-            rows_all, scores_all = [], []
+            # Each part's scores carry the idf of that part as built (deleted rows included).
+            local = [_lucene_idf(self.parts[i].size, len(rows)) for i, (rows, _) in found]
+            kept = []
             for i, (rows, scores) in found:
-                local = _lucene_idf(self.parts[i].size, len(rows))
+                if self.dead[i].size:
+                    alive = ~np.isin(rows, self.dead[i])
+                    rows, scores = rows[alive], scores[alive]
+                kept.append((i, rows, scores))
+            idf = _lucene_idf(self.live, sum(len(rows) for _, rows, _ in kept))
+            rows_all, scores_all = [], []
+            for (i, rows, scores), was in zip(kept, local, strict=True):
                 rows_all.append(rows + int(self.offsets[i]))
-                scores_all.append(scores * np.float32(idf / local))
+                scores_all.append(scores * np.float32(idf / was))
             out.append((token, np.concatenate(rows_all), np.concatenate(scores_all)))
         return out
 

@@ -148,13 +148,17 @@ class Segments:
 
     A large base index stays as it is while small segments hold the articles added since
     (see ``trustbot.segments``). It offers what retrieval uses of a FAISS index: ``ntotal``,
-    ``d``, ``search``, ``reconstruct``.
+    ``d``, ``search``, ``reconstruct``. ``dead`` holds, per part, the sorted rows of deleted
+    articles (tombstones), which searches skip.
     """
 
-    def __init__(self, parts: Sequence[Any]) -> None:
+    def __init__(
+        self, parts: Sequence[Any], dead: Sequence[NDArray[np.int64]] | None = None
+    ) -> None:
         if not parts:
             raise ValueError("Segments needs at least one index")
         self.parts = list(parts)
+        self.dead = list(dead) if dead is not None else [np.zeros(0, np.int64)] * len(self.parts)
         self.d = int(self.parts[0].d)
         self.offsets = np.cumsum([0] + [int(p.ntotal) for p in self.parts])
         self.ntotal = int(self.offsets[-1])
@@ -164,15 +168,18 @@ class Segments:
         scores = np.full((x.shape[0], k), -np.inf, dtype=np.float32)
         rows = np.full((x.shape[0], k), -1, dtype=np.int64)
         found: list[list[tuple[float, int]]] = [[] for _ in range(x.shape[0])]
-        for part, offset in zip(self.parts, self.offsets, strict=False):
+        for part, offset, dead in zip(self.parts, self.offsets, self.dead, strict=False):
             if not part.ntotal:
                 continue
-            dist, ids = part.search(x, min(k, int(part.ntotal)))
+            # Asking for as many more as there are deleted rows keeps the top k exact.
+            dist, ids = part.search(x, min(k + int(dead.size), int(part.ntotal)))
             for q in range(x.shape[0]):
+                alive = ids[q] >= 0
+                if dead.size:
+                    alive &= ~np.isin(ids[q], dead)
                 found[q].extend(
                     (float(s), int(r) + int(offset))
-                    for s, r in zip(dist[q], ids[q], strict=True)
-                    if r >= 0
+                    for s, r in zip(dist[q][alive], ids[q][alive], strict=True)
                 )
         for q, hits in enumerate(found):
             for j, (s, r) in enumerate(heapq.nlargest(k, hits)):
