@@ -12,8 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from .fake_bot_api import FakeBotAPI
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "corpus" / "southern-health.txt"
+# A short article that no test index starts with: what the ingest and live-reload tests add.
+BARN_OWLS = """---
+title: Barn owls return to the valley
+---
+Barn owls have returned to the Wend valley after an absence of thirty years.
+
+Volunteers put up forty nest boxes on farm buildings last winter, and eleven of them now hold
+breeding pairs.
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +91,18 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     run = trustbot(*ws.args(), "index", "build")
     assert run.code == 0, run.err
     yield ws
+
+
+def write_barn_owls(folder: Path, name: str = "barn-owls.txt") -> Path:
+    """Write ``BARN_OWLS`` to ``folder / name`` (the name gives the article id) and return it."""
+    path = folder / name
+    path.write_text(BARN_OWLS, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def api() -> Iterator[FakeBotAPI]:
+    """A fresh stand-in Telegram Bot API for one test (a module may override it)."""
+    server = FakeBotAPI().start()
+    yield server
+    server.stop()
