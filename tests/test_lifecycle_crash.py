@@ -26,7 +26,7 @@ import pytest
 
 from trustbot.corpus import article_files
 
-from .conftest import ROOT, Workspace, trustbot
+from .conftest import ROOT, Run, Workspace, trustbot, write_barn_owls
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +42,6 @@ ARTICLES = next(
     None,
 )
 DEV = ARTICLES.parent / "dev.jsonl" if ARTICLES else None
-NEW_ARTICLE = """---
-title: Barn owls return to the valley
----
-Barn owls have returned to the Wend valley after an absence of thirty years.
-
-Volunteers put up forty nest boxes on farm buildings last winter, and eleven of them now hold
-breeding pairs.
-"""
 NEW_QUESTION = "How many nest boxes hold breeding pairs of barn owls?"
 
 
@@ -113,25 +105,32 @@ def leftovers(ws: Workspace) -> list[str]:
     return found
 
 
-def new_article(tmp_path: Path) -> Path:
-    path = tmp_path / "barn-owls.txt"
-    path.write_text(NEW_ARTICLE, encoding="utf-8")
-    return path
-
-
 def ingest_and_check_clean(ws: Workspace, tmp_path: Path) -> None:
-    run = trustbot(*ws.args(), "ingest", str(new_article(tmp_path)))
+    run = trustbot(*ws.args(), "ingest", str(write_barn_owls(tmp_path)))
     assert run.code == 0, run.err
     assert leftovers(ws) == []
     answer = json.loads(trustbot(*ws.args(), "ask", "--json", NEW_QUESTION).out)
     assert answer["citations"][0]["article_id"] == "barn-owls"
 
 
+def ingest_killed_at(ws: Workspace, tmp_path: Path, point: str) -> Run:
+    """Ingest the barn owls with the test hook set to kill -9 the process at ``point``."""
+    run = trustbot(
+        *ws.args(),
+        "ingest",
+        str(write_barn_owls(tmp_path)),
+        env={"TRUSTBOT_TEST_HOOK": f"{point}:kill"},
+        timeout=600,
+    )
+    assert run.code == -signal.SIGKILL, run.err
+    return run
+
+
 def test_adding_one_article_takes_well_under_half_a_full_rebuild(
     baseline: Baseline, copy: Workspace, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    run = trustbot(*copy.args(), "ingest", str(new_article(tmp_path)))
+    run = trustbot(*copy.args(), "ingest", str(write_barn_owls(tmp_path)))
     seconds = time.monotonic() - started
     assert run.code == 0, run.err
     assert "1 added, 0 updated, 48 unchanged" in run.err
@@ -178,30 +177,14 @@ def test_kill_9_around_the_swap_during_an_ingest(
     baseline: Baseline, copy: Workspace, tmp_path: Path, point: str
 ) -> None:
     before = ask_all(copy, baseline.questions)
-    env = env_with(TRUSTBOT_TEST_HOOK=f"{point}:kill")
-    proc = subprocess.run(
-        [sys.executable, "-m", "trustbot", *copy.args(), "ingest", str(new_article(tmp_path))],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert f"test hook: kill -9 at {point}" in proc.stderr
+    run = ingest_killed_at(copy, tmp_path, point)
+    assert f"test hook: kill -9 at {point}" in run.err
     assert_as_before(copy, baseline, before)
     ingest_and_check_clean(copy, tmp_path)
 
 
 def test_kill_9_just_after_the_swap_leaves_the_new_index(copy: Workspace, tmp_path: Path) -> None:
-    env = env_with(TRUSTBOT_TEST_HOOK="manifest-replaced:kill")
-    proc = subprocess.run(
-        [sys.executable, "-m", "trustbot", *copy.args(), "ingest", str(new_article(tmp_path))],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    ingest_killed_at(copy, tmp_path, "manifest-replaced")
     # The new index is live; the article's file had not been moved into the corpus yet.
     status = json.loads(trustbot(*copy.args(), "index", "status", "--json").out)
     assert (status["articles"], status["fresh"]) == (49, False)
@@ -239,7 +222,7 @@ def test_a_second_writer_fails_clearly_while_readers_answer_and_a_kill_loses_not
         second = trustbot(
             *copy.args(),
             "ingest",
-            str(new_article(tmp_path)),
+            str(write_barn_owls(tmp_path)),
             env={"TRUSTBOT_LOCK_TIMEOUT": "2"},
         )
         assert second.code == 1, second.err
