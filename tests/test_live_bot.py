@@ -5,37 +5,21 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import SEED, make_workspace, trustbot
+from .conftest import SEED, make_workspace, trustbot, write_barn_owls
 from .fake_bot_api import TOKEN, FakeBotAPI, parse_telegram_html, text_update
 from .test_telegram_process import BotProcess
 
 pytestmark = pytest.mark.slow
 
 ADMIN = 4242
-OWLS = """---
-title: Barn owls return to the valley
----
-Barn owls have returned to the Wend valley after an absence of thirty years.
-
-Volunteers put up forty nest boxes on farm buildings last winter, and eleven of them now hold
-breeding pairs.
-"""
 OWLS_Q = "How many nest boxes hold breeding pairs?"
 OWLS_A = "eleven of them now hold"
 BATS = "Pipistrelle bats roost in the church tower, where the survey counted 212 of them in June.\n"
 BATS_Q = "How many bats roost in the church tower?"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBotAPI]:
-    server = FakeBotAPI().start()
-    yield server
-    server.stop()
 
 
 class Chat:
@@ -66,8 +50,7 @@ def test_a_running_bot_follows_ingest_remove_and_reindex(api: FakeBotAPI, tmp_pa
         assert OWLS_A not in user.say(OWLS_Q)
 
         # `trustbot ingest` while the bot runs: the next question is answered from it.
-        owls = tmp_path / "owls.txt"
-        owls.write_text(OWLS, encoding="utf-8")
+        owls = write_barn_owls(tmp_path, "owls.txt")
         run = trustbot(*ws.args(), "ingest", str(owls))
         assert run.code == 0, run.err
         assert OWLS_A in user.say(OWLS_Q)
