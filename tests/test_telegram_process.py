@@ -11,7 +11,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -81,13 +80,6 @@ class BotProcess:
         if not self._err.closed:
             self._err.flush()
         return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-@pytest.fixture
-def api() -> Iterator[FakeBotAPI]:
-    server = FakeBotAPI().start()
-    yield server
-    server.stop()
 
 
 def shown(api: FakeBotAPI, chat: int, n: int = 1) -> list[str]:
