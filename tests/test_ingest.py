@@ -221,7 +221,7 @@ def test_a_failed_index_write_leaves_the_corpus_as_it_was(
 def test_files_staged_by_a_killed_ingest_are_cleared(ws: Settings, tmp_path: Path) -> None:
     emb = HashEmbedder()
     ingest(ws, [SEED], emb)
-    write(ws.corpus_dir, ".trustbot-owls.txt.x1y2.tmp", OWLS)
+    write(ws.corpus_dir / ".trustbot-staging", "owls.txt.x1y2.tmp", OWLS)
     assert [a.id for a in load_corpus(ws.corpus_dir)] == ["southern-health"]
     report = ingest(ws, [write(tmp_path / "in", "bats.txt", "Bats eat moths.")], emb)
     assert report.index.added == ["bats"]

@@ -2,10 +2,10 @@
 
 Every operation holds the index's writer lock from its first look at the corpus folder until its
 files are in place, so two editors ingesting at once are serialised. The corpus follows the index:
-new files wait under hidden names (``.trustbot-*.tmp``, which no reader takes for an article)
+new files wait in a hidden folder (``.trustbot-staging/``, which no reader takes for articles)
 until the index that holds them is live, and removed files go only after the index without them
 is. So a crash before the swap leaves the corpus and the index exactly as they were (the next
-operation deletes the hidden files, and reuses the vectors already made). Only a crash in the
+operation deletes the hidden folder, and reuses the vectors already made). Only a crash in the
 instant between the swap and the file moves leaves the corpus behind the index; running the same
 command again puts that right.
 
@@ -42,8 +42,9 @@ from trustbot.store import (
 
 log = logging.getLogger(__name__)
 
-# Ingested files wait under this hidden name in the corpus folder until their index is live.
-STAGE_PREFIX = ".trustbot-"
+# Ingested files wait in this hidden folder inside the corpus folder until their index is live
+# (a folder, not hidden files beside the articles: clearing it needs no listing of the corpus).
+STAGE_DIR = ".trustbot-staging"
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,10 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
 
 
 def _stage(corpus: Path, source: Path) -> Path:
-    """Copy ``source`` into a hidden file in the corpus (never read as an article), synced."""
-    fd, tmp = tempfile.mkstemp(dir=corpus, prefix=f"{STAGE_PREFIX}{source.name}.", suffix=".tmp")
+    """Copy ``source`` into the corpus's hidden staging folder (never read for articles), synced."""
+    folder = corpus / STAGE_DIR
+    folder.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{source.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
             shutil.copyfileobj(src, out)
@@ -169,13 +172,19 @@ def _stage(corpus: Path, source: Path) -> Path:
 
 def _clear_stage(corpus: Path) -> None:
     """Delete what a killed ingest staged (we hold the writer lock, so no ingest is running)."""
-    if corpus.is_dir():
-        for leftover in corpus.glob(f"{STAGE_PREFIX}*.tmp"):
-            leftover.unlink(missing_ok=True)
+    shutil.rmtree(corpus / STAGE_DIR, ignore_errors=True)
 
 
 def _files_of(corpus: Path, aid: str) -> list[Path]:
     return [p for p in article_files(corpus) if article_id(p) == aid] if corpus.is_dir() else []
+
+
+def _holds(target: Path, source: Path) -> bool:
+    """Whether the corpus file ``target`` has the bytes of the input ``source``."""
+    try:
+        return target.resolve() == source.resolve() or target.read_bytes() == source.read_bytes()
+    except OSError:
+        return False
 
 
 def _in_folder(path: Path, folder: Path) -> bool:
@@ -215,7 +224,7 @@ def ingest(
 
     An unchanged file changes nothing; a changed one replaces its article (whatever the old
     file's extension); text identical to another article is reported and skipped. Inputs are
-    staged as hidden files in the corpus folder and put in place only once the index that holds
+    staged in a hidden folder in the corpus folder and put in place only once the index that holds
     them is live, so until then a crash leaves both the corpus and the index as they were.
 
     Only the inputs are read: what the index holds is looked up in it, so adding one article
@@ -266,8 +275,8 @@ def ingest(
                     duplicates.append(Duplicate(str(path), owner[art.sha256]))
                     continue
                 target = corpus / path.name
-                if held.get(art.id) == (art.sha256, target.name):
-                    continue  # unchanged
+                if held.get(art.id) == (art.sha256, target.name) and _holds(target, path):
+                    continue  # unchanged (and in the corpus: a kill may have come before the move)
                 if not _in_folder(path, corpus):
                     staged.append((_stage(corpus, path), target))
                 old_name = held.get(art.id, ("", ""))[1]
@@ -288,8 +297,7 @@ def ingest(
                 log.debug("ingested %s", target)
             fsync_dir(corpus)
         finally:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)  # only those not put in place: the write failed
+            _clear_stage(corpus)  # holds only what was not put in place: the write failed
         if scan is not None:
             problems += scan.problems
             duplicates += scan.duplicates

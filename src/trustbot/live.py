@@ -104,7 +104,10 @@ class LiveAnswerer:
         self._seen = signature
         old = self._current
         try:
-            if read_manifest(self.index_dir).get("generation") == old.index.generation:
+            if (
+                read_manifest(self.index_dir, entries=False).get("generation")
+                == old.index.generation
+            ):
                 return False
             started = time.monotonic()
             index = load_index(self.index_dir, old.embedder)
