@@ -85,20 +85,47 @@ def test_every_sentence_is_cut_from_the_stored_body() -> None:
         assert art.body[s.start : s.end]
 
 
-def test_a_layout_wrapper_named_like_furniture_keeps_the_story() -> None:
-    paragraphs = "".join(
-        f"<p>Paragraph {i} of the story says something long enough to count as text.</p>"
-        for i in range(5)
-    )
-    page = (
-        '<html><body><div id="page" class="layout with-sidebar">'
-        f'<div class="story">{paragraphs}</div>'
-        '<div class="sidebar"><p>Advertise with us and reach thousands of readers.</p></div>'
-        "</div></body></html>"
-    )
-    art = article_from_html(page, "wrapped")
-    assert art.body.count("of the story says") == 5
-    assert "Advertise with us" not in art.body
+def story(n: int, rest: str) -> str:
+    """``n`` paragraphs "Paragraph i of the story <rest>." as HTML."""
+    return "".join(f"<p>Paragraph {i} of the story {rest}.</p>" for i in range(n))
+
+
+@pytest.mark.parametrize(
+    ("page", "aid", "kept", "count", "dropped"),
+    [
+        pytest.param(
+            '<html><body><div id="page" class="layout with-sidebar">'
+            '<div class="story">'
+            + story(5, "says something long enough to count as text")
+            + "</div>"
+            '<div class="sidebar"><p>Advertise with us and reach thousands of readers.</p></div>'
+            "</div></body></html>",
+            "wrapped",
+            "of the story says",
+            5,
+            "Advertise with us",
+            id="layout-wrapper-named-like-furniture",
+        ),
+        pytest.param(
+            '<html><body><article class="post comments-open">'
+            + story(4, "tells the reader something worth quoting here")
+            + "</article>"
+            '<section class="comments"><p>First! Great story, thanks for writing it.</p></section>'
+            "</body></html>",
+            "post",
+            "of the story tells",
+            4,
+            "First!",
+            id="story-container-with-a-furniture-word-in-its-class",
+        ),
+    ],
+)
+def test_a_container_named_like_furniture_keeps_the_story(
+    page: str, aid: str, kept: str, count: int, dropped: str
+) -> None:
+    art = article_from_html(page, aid)
+    assert art.body.count(kept) == count
+    assert dropped not in art.body
 
 
 def test_a_box_headed_most_read_goes_even_without_classes() -> None:
@@ -147,18 +174,3 @@ def test_the_hash_is_of_the_page_so_identical_pages_are_one_article() -> None:
     b = article_from_html(html, "two")
     c = article_from_html(html.replace("27 years", "28 years"), "three")
     assert a.sha256 == b.sha256 != c.sha256
-
-
-def test_a_story_container_with_a_furniture_word_in_its_class_stays() -> None:
-    paragraphs = "".join(
-        f"<p>Paragraph {i} of the story tells the reader something worth quoting here.</p>"
-        for i in range(4)
-    )
-    page = (
-        f'<html><body><article class="post comments-open">{paragraphs}</article>'
-        '<section class="comments"><p>First! Great story, thanks for writing it.</p></section>'
-        "</body></html>"
-    )
-    art = article_from_html(page, "post")
-    assert art.body.count("of the story tells") == 4
-    assert "First!" not in art.body
