@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from trustbot import live as live_module
 from trustbot.answer import Answerer
 from trustbot.config import Settings
-from trustbot.corpus import parse_article
+from trustbot.corpus import Article, parse_article
 from trustbot.embed import HashEmbedder
 from trustbot.live import LiveAnswerer
 from trustbot.store import LoadedIndex, load_index, read_manifest, write_index
@@ -30,8 +31,21 @@ class Clock:
         return self.now
 
 
+@dataclass
+class Rig:
+    """An index folder, the LiveAnswerer watching it, and the clock it checks by."""
+
+    index_dir: Path
+    live: LiveAnswerer
+    clock: Clock
+
+    def publish(self, *articles: Article) -> None:
+        """Write a new generation of the index holding ``articles``."""
+        write_index(self.index_dir, list(articles), HashEmbedder())
+
+
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Settings, LiveAnswerer, Clock]:
+def rig(tmp_path: Path) -> Rig:
     emb = HashEmbedder()
     write_index(tmp_path, [OWLS], emb)
     clock = Clock()
@@ -41,46 +55,44 @@ def setup(tmp_path: Path) -> tuple[Settings, LiveAnswerer, Clock]:
         check_every=1.0,
         clock=clock,
     )
-    return Settings(index_dir=tmp_path), live, clock
+    return Rig(tmp_path, live, clock)
 
 
 def ids(answerer: Answerer) -> list[str]:
     return [a.id for a in answerer.articles]
 
 
-def test_a_new_generation_is_served_after_the_next_check(
-    setup: tuple[Settings, LiveAnswerer, Clock],
-) -> None:
-    s, live, clock = setup
+def test_a_new_generation_is_served_after_the_next_check(rig: Rig) -> None:
+    live, clock = rig.live, rig.clock
     first = live()
-    write_index(s.index_dir, [OWLS, BATS], HashEmbedder())
+    rig.publish(OWLS, BATS)
     clock.now = 0.5
     assert live() is first  # checks at most once a second
     clock.now = 1.0
     assert ids(live()) == ["owls", "bats"]
     assert live().ask("What do bats eat?").citations[0].article_id == "bats"
-    assert live().index.generation == read_manifest(s.index_dir)["generation"]
+    assert live().index.generation == read_manifest(rig.index_dir)["generation"]
     clock.now = 5.0
     again = live()
     assert live() is again  # nothing changed: no reload
 
 
-def test_refresh_looks_now(setup: tuple[Settings, LiveAnswerer, Clock]) -> None:
-    s, live, _ = setup
+def test_refresh_looks_now(rig: Rig) -> None:
+    live = rig.live
     assert live.refresh() is False
-    write_index(s.index_dir, [BATS], HashEmbedder())
+    rig.publish(BATS)
     assert live.refresh() is True
     assert ids(live.current) == ["bats"]
 
 
 def test_a_generation_that_fails_to_load_leaves_the_old_one_serving(
-    setup: tuple[Settings, LiveAnswerer, Clock], caplog: pytest.LogCaptureFixture
+    rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
-    s, live, clock = setup
+    live, clock = rig.live, rig.clock
     old = live()
-    write_index(s.index_dir, [OWLS, BATS], HashEmbedder())
-    gen = read_manifest(s.index_dir)["generation"]
-    (s.index_dir / gen / "table.json").write_text(json.dumps([[0, 0]]))  # inconsistent
+    rig.publish(OWLS, BATS)
+    gen = read_manifest(rig.index_dir)["generation"]
+    (rig.index_dir / gen / "table.json").write_text(json.dumps([[0, 0]]))  # inconsistent
     clock.now = 1.0
     with caplog.at_level(logging.ERROR, logger="trustbot.live"):
         assert live() is old
@@ -89,17 +101,17 @@ def test_a_generation_that_fails_to_load_leaves_the_old_one_serving(
     assert len([r for r in caplog.records if "still answering from" in r.message]) == 1
     assert old.ask("owls hunt voles").answered
     # The next good generation is picked up.
-    write_index(s.index_dir, [BATS], HashEmbedder())
+    rig.publish(BATS)
     clock.now = 3.0
     assert ids(live()) == ["bats"]
 
 
 def test_callers_keep_the_old_answerer_while_the_new_one_loads(
-    setup: tuple[Settings, LiveAnswerer, Clock], monkeypatch: pytest.MonkeyPatch
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s, live, clock = setup
+    live, clock = rig.live, rig.clock
     old = live()
-    write_index(s.index_dir, [OWLS, BATS], HashEmbedder())
+    rig.publish(OWLS, BATS)
     loading = threading.Event()
     finish = threading.Event()
     real_load = live_module.load_index
