@@ -331,11 +331,16 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("failing", "failure", "fault", "shortcoming"),
     ("money", "turnover", "revenue", "income", "funding", "budget"),
 )
-for _group in SYNONYM_GROUPS:
-    for _word in _group:
-        SYNONYMS[_word] = tuple(
-            dict.fromkeys([*SYNONYMS.get(_word, ()), *(w for w in _group if w != _word)])
-        )
+
+
+def _add_groups(table: dict[str, tuple[str, ...]], groups: Sequence[Sequence[str]]) -> None:
+    for group in groups:
+        for word in group:
+            others = [w for w in group if w != word]
+            table[word] = tuple(dict.fromkeys([*table.get(word, ()), *others]))
+
+
+_add_groups(SYNONYMS, SYNONYM_GROUPS)
 
 
 @functools.lru_cache(maxsize=1)
