@@ -129,25 +129,26 @@ def shown(call: Call) -> str:
     return parse_telegram_html(call.text)
 
 
+def reply_in_new_chat(api: FakeBotAPI, text: str) -> str:
+    """Send ``text`` from a new private chat; its one reply, as the user sees it."""
+    chat = new_chat()
+    api.push(text_update(chat, text))
+    return shown(only(api, chat)[0])
+
+
 def test_start_registers_the_menu_and_says_what_it_knows(api: FakeBotAPI) -> None:
     assert {c["command"] for c in api.commands} >= {"start", "help", "ask", "sources"}
-    chat = new_chat()
-    api.push(text_update(chat, "/start"))
-    text = shown(only(api, chat)[0])
+    text = reply_in_new_chat(api, "/start")
     assert "I know 1 article" in text and TITLE in text and "/ask" in text
 
 
 def test_help_mentions_ask(api: FakeBotAPI) -> None:
-    chat = new_chat()
-    api.push(text_update(chat, "/help"))
-    text = shown(only(api, chat)[0])
+    text = reply_in_new_chat(api, "/help")
     assert "/ask" in text and "/sources" in text
 
 
 def test_sources_lists_the_articles(api: FakeBotAPI) -> None:
-    chat = new_chat()
-    api.push(text_update(chat, "/sources"))
-    assert f"1. {TITLE}" in shown(only(api, chat)[0])
+    assert f"1. {TITLE}" in reply_in_new_chat(api, "/sources")
 
 
 def test_private_question_shows_typing_then_a_cited_html_answer(api: FakeBotAPI) -> None:
@@ -172,18 +173,12 @@ def test_private_question_shows_typing_then_a_cited_html_answer(api: FakeBotAPI)
 
 
 def test_ask_command(api: FakeBotAPI) -> None:
-    chat = new_chat()
-    api.push(text_update(chat, "/ask   Who is the chief executive?"))
-    assert CEO_SENTENCE in shown(only(api, chat)[0])
-    chat = new_chat()
-    api.push(text_update(chat, "/ask"))
-    assert "/ask Who is the chief executive?" in shown(only(api, chat)[0])
+    assert CEO_SENTENCE in reply_in_new_chat(api, "/ask   Who is the chief executive?")
+    assert "/ask Who is the chief executive?" in reply_in_new_chat(api, "/ask")
 
 
 def test_off_topic_question_gets_a_short_the_articles_dont_say(api: FakeBotAPI) -> None:
-    chat = new_chat()
-    api.push(text_update(chat, "What is the capital of France?"))
-    text = shown(only(api, chat)[0])
+    text = reply_in_new_chat(api, "What is the capital of France?")
     assert "The articles don't say." in text
     assert "[1]" not in text and "Nick" not in text
     assert len(text) < 300
@@ -191,19 +186,13 @@ def test_off_topic_question_gets_a_short_the_articles_dont_say(api: FakeBotAPI) 
 
 def test_hostile_html_in_a_question_is_escaped(api: FakeBotAPI) -> None:
     hostile = '<script>alert("hi")</script> & <b>bold</b> <a href="javascript:x">y</a> &amp;'
-    chat = new_chat()
-    api.push(text_update(chat, hostile))
-    text = shown(only(api, chat)[0])
+    text = reply_in_new_chat(api, hostile)
     assert hostile in text  # shown literally, not interpreted
-    chat = new_chat()
-    api.push(text_update(chat, "Who is the <b>chief executive</b>?"))
-    assert CEO_SENTENCE in shown(only(api, chat)[0])
+    assert CEO_SENTENCE in reply_in_new_chat(api, "Who is the <b>chief executive</b>?")
 
 
 def test_question_length_is_capped(api: FakeBotAPI) -> None:
-    chat = new_chat()
-    api.push(text_update(chat, "why " * 400))
-    text = shown(only(api, chat)[0])
+    text = reply_in_new_chat(api, "why " * 400)
     assert "the limit is 1000" in text
 
 
