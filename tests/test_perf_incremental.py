@@ -21,6 +21,7 @@ from trustbot.answer import Answerer
 from trustbot.config import Settings
 from trustbot.corpus import Article, content_hash, load_corpus
 from trustbot.embed import HashEmbedder
+from trustbot.errors import IndexCorrupt
 from trustbot.store import (
     MANIFEST,
     LoadedIndex,
@@ -175,6 +176,7 @@ import sys
 from pathlib import Path
 from trustbot import segments
 from trustbot.embed import HashEmbedder
+from trustbot.errors import IndexCorrupt
 from trustbot.store import write_index
 segments.MIN_ROWS = 50
 write_index(Path(sys.argv[1]), [], HashEmbedder(), changes_only=True, remove=sys.argv[2:])
@@ -272,3 +274,18 @@ def test_the_manifest_does_not_grow_with_the_corpus(tmp_path: Path) -> None:
     large = json.loads((tmp_path / "large" / MANIFEST).read_text())
     assert "articles" not in large and small.keys() == large.keys()
     assert abs(len(json.dumps(large)) - len(json.dumps(small))) < 64
+
+
+def test_a_change_to_an_unreadable_index_is_refused_not_applied_to_nothing(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    write_index(tmp_path, BASE, emb)
+    (tmp_path / MANIFEST).write_text("{not json")
+    gens = sorted(p.name for p in tmp_path.glob("gen-*"))
+    with pytest.raises(IndexCorrupt):
+        write_index(tmp_path, [article(40)], emb, changes_only=True)
+    assert sorted(p.name for p in tmp_path.glob("gen-*")) == gens
+    # A full rebuild reports what it added, whatever the model or reuse.
+    report = write_index(tmp_path, [*BASE, article(40)], emb, reuse=False)
+    assert report.added == [a.id for a in [*BASE, article(40)]] and report.sentences == 93
+    again = write_index(tmp_path, [*BASE[1:], article(41)], emb, reuse=False)
+    assert (again.added, again.removed, len(again.unchanged)) == (["a041"], ["a000", "a040"], 29)

@@ -714,12 +714,20 @@ def _materialize(
     return _Made(stored, entries, matrix, embedded)
 
 
-def _start_write(index_dir: Path) -> dict[str, Any] | None:
-    """The live manifest (without its article lists), after clearing what a crashed writer left."""
+def _start_write(index_dir: Path, *, strict: bool) -> dict[str, Any] | None:
+    """The live manifest (without its article lists), after clearing what a crashed writer left.
+
+    None when there is no usable index; with ``strict``, only when there is none at all (a write
+    that changes an index it cannot read would drop everything else the index holds).
+    """
     old: dict[str, Any] | None
     try:
         old = read_manifest(index_dir, entries=False)
-    except (IndexMissing, IndexCorrupt, IndexStale):
+    except IndexMissing:
+        old = None
+    except (IndexCorrupt, IndexStale):
+        if strict:
+            raise
         old = None
     # What a crashed writer left: its generation folder and temporary files. Its finished
     # per-article files stay for this write to reuse. Temporary files beside the per-article
@@ -761,7 +769,7 @@ def write_index(
     """
     started = time.monotonic()
     with write_lock(index_dir, lock_timeout):
-        old = _start_write(index_dir)
+        old = _start_write(index_dir, strict=changes_only)
         same = reuse and _same_recipe(old, embedder)
         held: dict[str, _Held]
         everything: list[tuple[_Held, dict[str, Any]]] | None = None
@@ -773,7 +781,7 @@ def write_index(
         else:
             everything = _indexed(index_dir, old)
             held = {e["id"]: h for h, e in everything}
-            items = [a for a in articles if _changed(held.get(a.id), a)] if same else []
+            items = [a for a in articles if _changed(held.get(a.id), a)]
         gone = set(remove) & held.keys() if changes_only else held.keys() - {a.id for a in articles}
         dead = {aid: held[aid] for aid in gone | {a.id for a in items} if aid in held}
         if (
