@@ -1,10 +1,10 @@
-"""Segments: adding an article to a large index without rebuilding it.
+"""Segments: adding, changing or removing an article in a large index without rebuilding it.
 
-A full build writes one generation: ``vectors.faiss``, ``table.json`` and ``lexical/`` in the
-generation folder (the *base*). Rebuilding those costs time proportional to the whole corpus
-(at 1M sentences here the FAISS index alone took ~70 s and BM25 ~35 s), so once the index holds
-``MIN_ROWS`` sentences a write that only *adds* articles keeps the base as it is and writes the
-new articles into a small segment, ``segments/<name>/`` with the same three files. The new
+A full build writes one generation: ``vectors.faiss``, ``table.json``, ``lexical/``,
+``articles.json`` and ``keys.npz`` in the generation folder (the *base*). Rebuilding those costs
+time proportional to the whole corpus (at 1M sentences here the FAISS index alone took ~70 s and
+BM25 ~35 s), so once the index holds ``MIN_ROWS`` sentences a write keeps the base as it is and
+writes new articles into a small segment, ``segments/<name>/`` with the same files. The new
 generation folder hard-links the files of the base and of the earlier segments (no copy), so
 every generation stays self-contained and the store's atomic swap and clean-up work unchanged.
 
