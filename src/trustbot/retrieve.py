@@ -13,6 +13,7 @@ checked by cross-validation over articles, so nothing here is a weight picked by
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import math
 import re
@@ -53,10 +54,11 @@ FEATURES = (
     "article",  # best base score among candidates of the same article
     "answer_type",  # who/when/how-many question and the sentence holds a new name/date/number
     "agent",  # who-question and a new name stands next to the question's verb/noun (is_agent)
+    "passage_coverage",  # idf-weighted share of the question's terms found in the passage
 )
 # Fitted by scripts/tune_ranker.py on xquad-r dev + squad2-normans + tests/questions/dev and
 # tests/questions/blind-dev.
-WEIGHTS = np.array([4.030, 0.109, 1.132, 5.420, 9.050, 4.661, 1.954, 0.442])
+WEIGHTS = np.array([4.498, 0.221, 1.074, 4.634, 7.015, 4.313, 1.920, 0.371, 2.918])
 
 
 @dataclass(frozen=True)
@@ -625,7 +627,10 @@ def candidates(
         if kind == "who":
             keys = agent_keys(question, synonyms)
             agent[:] = [is_agent(t, question, keys) for t in texts]
-    features = np.column_stack([d, lex, coverage, local, paragraph, article, answer_type, agent])
+    passage_cov = (inside > 0) @ weights / (weights.sum() or 1.0)
+    features = np.column_stack(
+        [d, lex, coverage, local, paragraph, article, answer_type, agent, passage_cov]
+    )
     return Candidates(question, kind, rows, features, _unknown_names(question, terms))
 
 
@@ -700,7 +705,7 @@ def _speaker_first(index: LoadedIndex, hits: list[Hit], question: str) -> list[H
         return hits
     rest = [h for h in hits if h.row != srow]
     # The speaker sentence answers on the strength of the quotation it introduces.
-    promoted = Hit(srow, top.score, top.probability, top.dense, top.lexical, top.coverage)
+    promoted = dataclasses.replace(top, row=srow)
     return [promoted, *rest]
 
 
