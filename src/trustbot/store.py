@@ -110,25 +110,21 @@ class StoredArticle:
         self.id, self.title, self.sha256 = id, title, sha256
         self.url, self.published, self.source = url, published, source
         self._file = file
-        self._data = None if body is None else (body, sentences or (), speakers or ())
+        if body is not None:
+            self.body, self.sentences, self.speakers = body, sentences or (), speakers or ()
 
-    def _loaded(self) -> tuple[str, tuple[Sentence, ...], tuple[int | None, ...]]:
-        if self._data is None:
-            assert self._file is not None
-            self._data = _read_article_file(self._file)
-        return self._data
+    # Set on first use (``__getattr__`` runs only while they are missing), so that once loaded
+    # they cost what plain attributes cost: retrieval reads them in its inner loops.
+    body: str
+    sentences: tuple[Sentence, ...]
+    speakers: tuple[int | None, ...]
 
-    @property
-    def body(self) -> str:
-        return self._loaded()[0]
-
-    @property
-    def sentences(self) -> tuple[Sentence, ...]:
-        return self._loaded()[1]
-
-    @property
-    def speakers(self) -> tuple[int | None, ...]:
-        return self._loaded()[2]
+    def __getattr__(self, name: str) -> object:
+        file = self.__dict__.get("_file")
+        if name not in ("body", "sentences", "speakers") or file is None:
+            raise AttributeError(name)
+        self.body, self.sentences, self.speakers = _read_article_file(file)
+        return self.__dict__[name]
 
     def text(self, i: int) -> str:
         """Sentence ``i``, cut from the body by its offsets."""
@@ -1111,7 +1107,7 @@ def _load_generation(index_dir: Path, manifest: dict[str, Any]) -> LoadedIndex:
             for pos, entry in enumerate(_part_entries(gen_dir, folder)):
                 live.append(-1 if pos in deleted else len(articles))
                 if pos not in deleted:
-                    articles.append(_stored(index_dir, {**entry, "file": entry["file"]}))
+                    articles.append(_stored(index_dir, entry))
                     counts.append(int(entry["sentences"]))
             first = len(rows)
             rows.extend(
