@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from trustbot import ingest as lifecycle
-from trustbot import segments, store
+from trustbot import store
 from trustbot.answer import Answerer
 from trustbot.config import Settings
-from trustbot.corpus import Article, content_hash, load_corpus
+from trustbot.corpus import Article, load_corpus, read_article
 from trustbot.embed import HashEmbedder
 from trustbot.errors import IndexCorrupt
 from trustbot.store import (
@@ -30,37 +30,17 @@ from trustbot.store import (
     stale_reason,
     write_index,
 )
+from trustbot.text import Sentence
 
-ANIMALS = ["owls", "bats", "foxes", "moles", "hares", "crows", "voles", "newts", "stoats", "wrens"]
+# BASE: 30 articles of 3 sentences (90 rows); the autouse thresholds make 50 rows "large".
+from .test_perf_segments import BASE, article, body, small_thresholds  # noqa: F401
+
 QUESTIONS = [
     "How many foxes were found near the river 12?",
     "When were the hares of valley 31 counted?",
     "owls counted in spring",
     "Numbers rose after the floods",  # in every article: ties
 ]
-
-
-def body(i: int, version: int = 0) -> str:
-    kind = ANIMALS[i % len(ANIMALS)]
-    return (
-        f"The {kind} of valley {i} were counted in spring.\n\n"
-        f"Volunteers found {i * 7 + version} {kind} near the river {i}. "
-        f"Numbers rose after the floods."
-    )
-
-
-def article(i: int, version: int = 0) -> Article:
-    text = body(i, version)
-    return Article(id=f"a{i:03d}", title=f"Count {i}", body=text, sha256=content_hash(text))
-
-
-@pytest.fixture(autouse=True)
-def small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(segments, "MIN_ROWS", 50)
-    monkeypatch.setattr(segments, "MAX_SEGMENTS", 3)
-
-
-BASE = [article(i) for i in range(30)]  # 3 sentences each: 90 rows
 
 
 def keyed(index: LoadedIndex, rows: np.ndarray) -> list[tuple[str, int]]:
@@ -176,7 +156,6 @@ import sys
 from pathlib import Path
 from trustbot import segments
 from trustbot.embed import HashEmbedder
-from trustbot.errors import IndexCorrupt
 from trustbot.store import write_index
 segments.MIN_ROWS = 50
 write_index(Path(sys.argv[1]), [], HashEmbedder(), changes_only=True, remove=sys.argv[2:])
@@ -226,8 +205,12 @@ def test_ingest_reads_only_its_inputs_and_an_edit_on_disk_is_still_stale(
     emb = HashEmbedder()
     lifecycle.reindex(ws, emb)
     reads: list[str] = []
-    real_read = lifecycle.read_article
-    monkeypatch.setattr(lifecycle, "read_article", lambda p: reads.append(p.name) or real_read(p))
+
+    def counted_read(path: Path) -> Article:
+        reads.append(path.name)
+        return read_article(path)
+
+    monkeypatch.setattr(lifecycle, "read_article", counted_read)
     inbox = tmp_path / "in"
     write_corpus(inbox, [article(40)])
     report = lifecycle.ingest(ws, [inbox / "a040.txt"], emb)
@@ -257,7 +240,12 @@ def test_a_loaded_index_reads_article_bodies_only_when_needed(
     write_index(tmp_path, many, HashEmbedder())
     opened: list[Path] = []
     real = store._read_article_file
-    monkeypatch.setattr(store, "_read_article_file", lambda p: opened.append(p) or real(p))
+
+    def counted_read(path: Path) -> tuple[str, tuple[Sentence, ...], tuple[int | None, ...]]:
+        opened.append(path)
+        return real(path)
+
+    monkeypatch.setattr(store, "_read_article_file", counted_read)
     index = load_index(tmp_path)
     assert opened == [] and len(index.articles) == 300
     answer = Answerer(index, HashEmbedder()).ask("How many newts were found near the river 17?")

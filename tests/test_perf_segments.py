@@ -17,13 +17,19 @@ from trustbot.store import LoadedIndex, load_index, read_manifest, write_index
 ANIMALS = ["owls", "bats", "foxes", "moles", "hares", "crows", "voles", "newts", "stoats", "wrens"]
 
 
-def article(i: int) -> Article:
+def body(i: int, version: int = 0) -> str:
+    """Article ``i``'s text; another ``version`` changes one number in it."""
     kind = ANIMALS[i % len(ANIMALS)]
-    body = (
+    return (
         f"The {kind} of valley {i} were counted in spring.\n\n"
-        f"Volunteers found {i * 7} {kind} near the river {i}. Numbers rose after the floods."
+        f"Volunteers found {i * 7 + version} {kind} near the river {i}. "
+        "Numbers rose after the floods."
     )
-    return Article(id=f"a{i:03d}", title=f"Count {i}", body=body, sha256=content_hash(body))
+
+
+def article(i: int, version: int = 0) -> Article:
+    text = body(i, version)
+    return Article(id=f"a{i:03d}", title=f"Count {i}", body=text, sha256=content_hash(text))
 
 
 @pytest.fixture(autouse=True)
