@@ -196,9 +196,7 @@ def test_a_reader_racing_two_writes_loads_the_newest(
     # The reader read the first manifest just before the two writes swapped theirs in.
     real = store.read_manifest
     calls = iter([first])
-    monkeypatch.setattr(
-        store, "read_manifest", lambda d, **kw: next(calls, None) or real(d, **kw)
-    )
+    monkeypatch.setattr(store, "read_manifest", lambda d, **kw: next(calls, None) or real(d, **kw))
     assert [a.id for a in load_index(tmp_path).articles] == ["bats"]
 
 
