@@ -159,12 +159,10 @@ class Answerer:
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Answerer:
         """Load the index for ``settings``; refuse a stale index or one built with another model."""
-        from trustbot.corpus import load_corpus
         from trustbot.embed import make_embedder
-        from trustbot.store import load_index, read_manifest, stale_reason
+        from trustbot.store import corpus_staleness, load_index
 
-        articles = load_corpus(settings.corpus_dir)
-        reason = stale_reason(read_manifest(settings.index_dir), articles)
+        reason = corpus_staleness(settings.index_dir, settings.corpus_dir)
         if reason:
             raise IndexStale(
                 f"the index in {settings.index_dir} is out of date with the corpus ({reason}); "

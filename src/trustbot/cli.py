@@ -385,13 +385,12 @@ def index_status(as_json: bool) -> None:
     """What the index holds, and whether it matches the corpus."""
     import json
 
-    from trustbot.corpus import load_corpus
-    from trustbot.store import read_manifest, stale_reason
+    from trustbot.store import corpus_staleness, read_manifest
 
     s = settings()
     manifest = read_manifest(s.index_dir)
     try:
-        reason = stale_reason(manifest, load_corpus(s.corpus_dir))
+        reason = corpus_staleness(s.index_dir, s.corpus_dir)
     except BadInput as err:
         reason = str(err)
     status = {

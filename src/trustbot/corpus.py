@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +19,10 @@ log = logging.getLogger(__name__)
 _ID_RUN = re.compile(r"[^a-z0-9]+")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
 _KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*?)[ \t]*\r?$")
+# A file modified this recently when read may be modified again within the same timestamp tick
+# (1-2 s on FAT, HFS+ or ext3) keeping its size, so its (size, mtime) would not tell the two
+# versions apart: such a stat is not recorded, and the staleness check reads the file instead.
+RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,10 @@ class Article:
     published: str | None = None
     source: str | None = None
     path: Path | None = field(default=None, compare=False)
+    # (size, mtime_ns) of ``path`` taken just before it was read, or None when unknown or too
+    # recent to trust (see RACY_NS): the index records it so that a staleness check can skip
+    # reading files whose stat has not changed.
+    stat: tuple[int, int] | None = field(default=None, compare=False)
 
     def meta(self) -> dict[str, str | None]:
         """The article's metadata (everything but the body) as plain values."""
@@ -108,10 +120,19 @@ def parse_article(text: str, aid: str, path: Path | None = None) -> Article:
     )
 
 
+def file_stat(st: os.stat_result) -> tuple[int, int]:
+    """The (size, mtime_ns) pair the index records for a corpus file."""
+    return st.st_size, st.st_mtime_ns
+
+
 def read_article(path: Path) -> Article:
     """Read one article file. Raises ``CorpusError`` with the file's name on bad input."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            # Stat before reading: a write after it changes the stat (unless within one tick,
+            # which RACY_NS guards), so a recorded stat never vouches for content not read.
+            st = os.fstat(fh.fileno())
+            data = fh.read()
     except OSError as err:
         raise CorpusError(f"{path}: cannot read it ({err.strerror or err})") from None
     text = decode(data, path.name)
@@ -119,8 +140,11 @@ def read_article(path: Path) -> Article:
     if path.suffix.lower() in (".html", ".htm"):
         from trustbot.html import article_from_html
 
-        return article_from_html(text, aid, path)
-    return parse_article(text, aid, path)
+        art = article_from_html(text, aid, path)
+    else:
+        art = parse_article(text, aid, path)
+    recent = time.time_ns() - st.st_mtime_ns < RACY_NS
+    return art if recent else dataclasses.replace(art, stat=file_stat(st))
 
 
 def article_files(folder: Path) -> list[Path]:
@@ -132,14 +156,20 @@ def article_files(folder: Path) -> list[Path]:
     )
 
 
-def load_corpus(folder: Path) -> list[Article]:
-    """Every article in the corpus folder. Raises ``CorpusError`` if there are none."""
+def load_corpus(
+    folder: Path, known: Callable[[Path], Article | None] | None = None
+) -> list[Article]:
+    """Every article in the corpus folder. Raises ``CorpusError`` if there are none.
+
+    A file for which ``known`` returns an article is not read (the staleness check passes one
+    that knows unchanged files' ids and hashes from the index; their bodies are then empty).
+    """
     if not folder.is_dir():
         raise CorpusError(f"corpus folder {folder} does not exist; create it or pass --corpus DIR")
     articles: dict[str, Article] = {}
     by_hash: dict[str, str] = {}
     for path in article_files(folder):
-        art = read_article(path)
+        art = (known(path) if known else None) or read_article(path)
         if art.sha256 in by_hash:
             # Identical text under another name is one article, not two.
             log.warning(

@@ -330,7 +330,12 @@ def read_manifest(index_dir: Path, *, entries: bool = True) -> dict[str, Any]:
 def stale_reason(manifest: dict[str, Any], articles: Sequence[Article]) -> str | None:
     """Why the index no longer matches the corpus, or None when it does."""
     indexed = {a["id"]: a["sha256"] for a in manifest.get("articles", [])}
-    current = {a.id: a.sha256 for a in articles}
+    return _stale(manifest, indexed, {a.id: a.sha256 for a in articles})
+
+
+def _stale(
+    manifest: dict[str, Any], indexed: dict[str, str], current: dict[str, str]
+) -> str | None:
     added = sorted(current.keys() - indexed.keys())
     removed = sorted(indexed.keys() - current.keys())
     changed = sorted(k for k in current.keys() & indexed.keys() if current[k] != indexed[k])
@@ -342,6 +347,67 @@ def stale_reason(manifest: dict[str, Any], articles: Sequence[Article]) -> str |
             shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
             parts.append(f"{label}: {shown}")
     return "; ".join(parts) if parts else None
+
+
+def corpus_staleness(index_dir: Path, corpus_dir: Path) -> str | None:
+    """``stale_reason(read_manifest(index_dir), load_corpus(corpus_dir))``, reading only the
+    corpus files that are new or whose size or modification time differ from when they were
+    indexed (the parts' key arrays record both); the rest are taken to hold what the index says.
+
+    Raises what that expression raises: ``CorpusError`` for a missing or empty corpus folder, a
+    bad file it reads or two files with one id (before any index error, as ``load_corpus`` runs
+    first), then ``IndexMissing``/``IndexCorrupt``/``IndexStale``. An index written before sizes
+    and times were recorded is checked by reading every file.
+    """
+    from trustbot.corpus import article_id, file_stat, load_corpus
+
+    try:
+        manifest = read_manifest(index_dir, entries=False)
+        indexed, seen = _stat_keys(index_dir, manifest)
+    except TrustbotError:
+        load_corpus(corpus_dir)  # its errors come first, as before
+        raise
+
+    def unchanged(path: Path) -> Article | None:
+        hit = seen.get(path.name)
+        try:
+            if hit is None or file_stat(path.stat()) != hit[0]:
+                return None
+        except OSError:
+            return None  # read_article names the problem
+        return Article(id=article_id(path), title="", body="", sha256=hit[1], path=path)
+
+    current = load_corpus(corpus_dir, known=unchanged)
+    return _stale(manifest, indexed, {a.id: a.sha256 for a in current})
+
+
+def _stat_keys(
+    index_dir: Path, manifest: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, tuple[tuple[int, int], str]]]:
+    """From the parts' key arrays: every live article's id -> sha256, and corpus file name ->
+    ((size, mtime_ns) when indexed, sha256) for the live articles whose stat was recorded."""
+    gen_dir = index_dir / str(manifest["generation"])
+    indexed: dict[str, str] = {}
+    seen: dict[str, tuple[tuple[int, int], str]] = {}
+    try:
+        for folder, info in _parts(manifest):
+            with np.load(gen_dir / folder / PART_KEYS) as keys:
+                live = np.ones(len(keys["ids"]), dtype=bool)
+                live[np.asarray(info.get("deleted", []), dtype=np.int64)] = False
+                ids, shas = keys["ids"][live].tolist(), keys["shas"][live].tolist()
+                indexed.update((i.decode(), h.decode()) for i, h in zip(ids, shas, strict=True))
+                if "sizes" not in keys.files:
+                    continue  # written before stats were recorded: those files are read
+                paths = keys["paths"][live].tolist()
+                sizes, mtimes = keys["sizes"][live].tolist(), keys["mtimes"][live].tolist()
+            for name, size, mtime, sha in zip(paths, sizes, mtimes, shas, strict=True):
+                if name and size >= 0:
+                    seen[name.decode()] = ((size, mtime), sha.decode())
+    except (OSError, ValueError, KeyError, IndexError) as err:
+        raise IndexCorrupt(
+            f"the index in {index_dir} is unreadable ({type(err).__name__}: {err}); {REBUILD_HINT}"
+        ) from None
+    return indexed, seen
 
 
 def check_model(manifest: dict[str, Any], embedder: Embedder, index_dir: Path) -> None:
@@ -446,10 +512,11 @@ def _gc(index_dir: Path, keep: set[str], *, content: bool, scan_files: bool = Tr
 #
 # A generation is a base part (files in the generation folder) and up to MAX_SEGMENTS segment
 # parts (segments/<name>/), each with the files in PART_FILES. Each part lists its own articles
-# (``articles.json``, in row order) and their ids, hashes, corpus file names and sentence counts
-# as arrays (``keys.npz``), so that a write finds the few articles it changes without reading
-# the whole index. The manifest records per part how many articles and rows it holds and which
-# of its articles are deleted (tombstones): their rows stay in the FAISS and BM25 files, and
+# (``articles.json``, in row order) and their ids, hashes, corpus file names, sentence counts and
+# corpus file sizes and mtimes as arrays (``keys.npz``), so that a write finds the few articles
+# it changes, and a staleness check the few corpus files to read, without reading the whole
+# index. The manifest records per part how many articles and rows it holds and which of its
+# articles are deleted (tombstones): their rows stay in the FAISS and BM25 files, and
 # searches skip them, until a merge or a full rebuild drops them.
 
 PART_ARTICLES = "articles.json"
@@ -574,6 +641,7 @@ def _ref_article(index_dir: Path, entry: dict[str, Any], *, with_body: bool = Fa
         published=entry.get("published"),
         source=entry.get("source"),
         path=Path(entry["path"]) if entry.get("path") else None,
+        stat=(int(entry["stat"][0]), int(entry["stat"][1])) if entry.get("stat") else None,
     )
 
 
@@ -584,6 +652,8 @@ def _entry(a: Article, sentences: int, embedder: Embedder) -> dict[str, Any]:
         "file": _article_file(a),
         "vectors": _vectors_file(a, embedder),
         "path": a.path.name if a.path else None,
+        # The corpus file's (size, mtime_ns) when read: see corpus_staleness.
+        "stat": list(a.stat) if a.stat else None,
     }
 
 
@@ -615,6 +685,9 @@ def _write_part(
             shas=np.array([e["sha256"].encode() for e in entries], dtype=bytes),
             paths=np.array([(e.get("path") or "").encode() for e in entries], dtype=bytes),
             sentences=np.array([e["sentences"] for e in entries], dtype=np.int64),
+            # -1: not recorded (the staleness check reads that file).
+            sizes=np.array([(e.get("stat") or [-1, -1])[0] for e in entries], dtype=np.int64),
+            mtimes=np.array([(e.get("stat") or [-1, -1])[1] for e in entries], dtype=np.int64),
         )
     return info
 
