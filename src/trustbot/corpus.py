@@ -56,7 +56,8 @@ class Article:
 
 def article_id(path: str | Path) -> str:
     """``Southern Health.txt`` -> ``southern-health`` (CONTRACT.md's rule)."""
-    return _ID_RUN.sub("-", Path(path).stem.lower())
+    # Path(path) of a Path would parse it again: a quarter of a staleness check at 40,000 files.
+    return _ID_RUN.sub("-", (path if isinstance(path, Path) else Path(path)).stem.lower())
 
 
 def title_from_id(aid: str) -> str:
@@ -149,11 +150,17 @@ def read_article(path: Path) -> Article:
 
 def article_files(folder: Path) -> list[Path]:
     """The article files directly inside ``folder``, sorted by name (hidden files skipped)."""
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ARTICLE_SUFFIXES
-    )
+    # scandir knows most entries' types without a stat, and names sort faster than Paths (the
+    # same order within one folder): at 40,000 files this was most of a staleness check.
+    with os.scandir(folder) as entries:
+        names = sorted(
+            e.name
+            for e in entries
+            if not e.name.startswith(".")
+            and os.path.splitext(e.name)[1].lower() in ARTICLE_SUFFIXES
+            and e.is_file()
+        )
+    return [folder / name for name in names]
 
 
 def load_corpus(
