@@ -258,3 +258,20 @@ def test_the_ask_path_reads_only_changed_files(
     assert Answerer.open(ws, emb).articles
     assert reads == []
     assert corpus_staleness(ws.index_dir, ws.corpus_dir) == full_check(ws) is None
+
+
+def test_an_ingested_article_is_trusted_by_its_stat(tmp_path: Path, reads: list[str]) -> None:
+    from trustbot.ingest import ingest
+
+    ws = build(tmp_path, 3)
+    outside = tmp_path / "inbox" / "story.txt"
+    outside.parent.mkdir()
+    write(outside, text(7))  # dated a day back, as a file waiting to be ingested usually is
+    ingest(ws, [outside], HashEmbedder())
+    reads.clear()
+    assert corpus_staleness(ws.index_dir, ws.corpus_dir) is None
+    assert reads == []  # the corpus copy keeps the source's times: its stat vouches for it
+    # An edit of the ingested copy is still noticed.
+    (ws.corpus_dir / "story.txt").write_text(text(7, version=1), encoding="utf-8")
+    assert "changed: story" in str(corpus_staleness(ws.index_dir, ws.corpus_dir))
+    assert reads == ["story.txt"]

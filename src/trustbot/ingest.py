@@ -23,12 +23,23 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trustbot.config import Settings
-from trustbot.corpus import ARTICLE_SUFFIXES, Article, article_files, article_id, read_article
+from trustbot.corpus import (
+    ARTICLE_SUFFIXES,
+    RACY_NS,
+    Article,
+    article_files,
+    article_id,
+    content_hash,
+    decode,
+    file_stat,
+    read_article,
+)
 from trustbot.embed import Embedder
 from trustbot.errors import CorpusError, TrustbotError
 from trustbot.store import (
@@ -153,6 +164,17 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     return files, problems
 
 
+def _staged_stat(tmp: Path, art: Article) -> tuple[int, int] | None:
+    """The (size, mtime) the index may record for the corpus file ``tmp`` becomes: only if the
+    copy holds exactly ``art``'s text and is not too recent to be told apart by its stat (see
+    ``corpus.RACY_NS``); otherwise the staleness check will read the file."""
+    with tmp.open("rb") as fh:
+        st = os.fstat(fh.fileno())
+        same = content_hash(decode(fh.read(), tmp.name)) == art.sha256
+    recent = time.time_ns() - st.st_mtime_ns < RACY_NS
+    return file_stat(st) if same and not recent else None
+
+
 def _stage(corpus: Path, source: Path) -> Path:
     """Copy ``source`` into the corpus's hidden staging folder (never read for articles), synced."""
     folder = corpus / STAGE_DIR
@@ -162,6 +184,9 @@ def _stage(corpus: Path, source: Path) -> Path:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
             shutil.copyfileobj(src, out)
             out.flush()
+            # The copy keeps the source's times (as `cp -p` does), so its stat can vouch for it.
+            st = os.fstat(src.fileno())
+            os.utime(out.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
             os.fsync(out.fileno())
     except BaseException:
         with contextlib.suppress(OSError):
@@ -279,6 +304,7 @@ def ingest(
                     continue  # unchanged (and in the corpus: a kill may have come before the move)
                 if not _in_folder(path, corpus):
                     staged.append((_stage(corpus, path), target))
+                    art = dataclasses.replace(art, stat=_staged_stat(staged[-1][0], art))
                 old_name = held.get(art.id, ("", ""))[1]
                 if old_name and old_name != target.name:
                     doomed.append(corpus / old_name)
