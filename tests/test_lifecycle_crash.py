@@ -3,7 +3,7 @@
 One full `index build` makes the index every test starts from (copied); its time is the full
 rebuild the incremental ingest is compared with. Kills come from outside (SIGKILL while sentences
 are being embedded) and from inside at the named points around the generation and manifest writes
-(``TRUSTBOT_TEST_HOOK``, see ``store.checkpoint``). After each, the previous index must load and
+(``TRUSTBOT_TEST_HOOK``, see ``durable.checkpoint``). After each, the previous index must load and
 answer exactly as it did just before the kill (the same JSON, scores included), and the next
 write must clean up what the killed one left.
 """

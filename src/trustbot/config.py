@@ -143,6 +143,6 @@ def crash_hook(environ: Mapping[str, str] | None = None) -> str | None:
     """``TRUSTBOT_TEST_HOOK``: where an index write pauses or dies, for the crash-safety tests.
 
     The value is ``POINT:kill[:N]`` (SIGKILL itself the Nth time it reaches POINT) or
-    ``POINT:sleep:SECONDS``; see ``store.checkpoint`` for the points.
+    ``POINT:sleep:SECONDS``; see ``durable.checkpoint`` for the points.
     """
     return _env(environ).get("TRUSTBOT_TEST_HOOK") or None

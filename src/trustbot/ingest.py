@@ -40,16 +40,10 @@ from trustbot.corpus import (
     file_stat,
     read_article,
 )
+from trustbot.durable import fsync_dir, write_lock
 from trustbot.embed import Embedder
 from trustbot.errors import CorpusError, TrustbotError
-from trustbot.store import (
-    Progress,
-    WriteReport,
-    fsync_dir,
-    lookup,
-    write_index,
-    write_lock,
-)
+from trustbot.store import Progress, WriteReport, lookup, write_index
 
 log = logging.getLogger(__name__)
 

@@ -30,17 +30,11 @@ index reads each article's body only when a question needs it.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
 import shutil
-import signal
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,10 +43,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trustbot import segments
-from trustbot.config import crash_hook
 from trustbot.corpus import Article
+from trustbot.durable import (
+    DEFAULT_LOCK_TIMEOUT,
+    atomic_write,
+    checkpoint,
+    fsync_dir,
+    fsync_tree,
+    write_lock,
+)
 from trustbot.embed import Embedder
-from trustbot.errors import IndexCorrupt, IndexLocked, IndexMissing, IndexStale, TrustbotError
+from trustbot.errors import IndexCorrupt, IndexMissing, IndexStale, TrustbotError
 from trustbot.text import Sentence, quote_speakers, split_sentences
 
 if TYPE_CHECKING:
@@ -74,7 +75,6 @@ Progress = Callable[[int, int], None]
 # texts by length before batching, so a wider window pads less: on the 48 xquad-r articles a
 # write ran at 131 sentences/s with 512 and 172/s with 4096 (the bare encoder: 196/s).
 EMBED_BATCH = 4096
-DEFAULT_LOCK_TIMEOUT = 60.0
 
 
 def passage_inputs(article: Article, sentences: Sequence[Sentence]) -> list[str]:
@@ -183,114 +183,6 @@ class WriteReport:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _atomic_write(
-    path: Path, data: bytes, before_replace: Callable[[], None] | None = None
-) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if before_replace is not None:
-            before_replace()
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a folder's entries (new or renamed files) durable."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _fsync_tree(folder: Path) -> None:
-    # The manifest may only point at files whose contents are on disk: after a power cut a
-    # renamed-but-unsynced file can come back empty.
-    for path in sorted(folder.rglob("*"), reverse=True):
-        if path.is_file():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-        else:
-            fsync_dir(path)
-    fsync_dir(folder)
-
-
-_hook_hits: dict[str, int] = {}
-
-
-def checkpoint(point: str) -> None:
-    """A named moment of a write where the crash-safety tests pause or kill the process.
-
-    Points, in order: ``article-embedded`` (after each article's vectors are saved),
-    ``generation-written`` (new generation complete, manifest not yet touched),
-    ``manifest-written`` (new manifest in a temporary file, not yet swapped in) and
-    ``manifest-replaced`` (swapped in, old files not yet cleaned up). Does nothing unless
-    ``TRUSTBOT_TEST_HOOK`` names the point (see ``config.crash_hook``).
-    """
-    hook = crash_hook()
-    if not hook or hook.split(":")[0] != point:
-        return
-    _, action, *arg = [*hook.split(":"), ""]
-    _hook_hits[point] = _hook_hits.get(point, 0) + 1
-    if action == "kill" and _hook_hits[point] >= int(arg[0] or 1):
-        log.warning("test hook: kill -9 at %s", point)
-        os.kill(os.getpid(), signal.SIGKILL)
-    elif action == "sleep" and _hook_hits[point] == 1:
-        log.warning("test hook: sleeping at %s", point)
-        time.sleep(float(arg[0] or 3600))
-
-
-# Which index folders this thread holds the writer lock of: ``ingest`` holds it across its corpus
-# changes and the index write, and ``write_index`` inside it must not wait for itself.
-_held = threading.local()
-
-
-@contextlib.contextmanager
-def write_lock(index_dir: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold the index's writer lock; wait up to ``timeout`` seconds for another writer.
-
-    Re-entrant within a thread. The lock is an ``flock`` on ``index/.lock``, so the kernel
-    releases it when its holder dies, even by ``kill -9``.
-    """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    key = str(index_dir.resolve())
-    held: set[str] = _held.__dict__.setdefault("paths", set())
-    if key in held:
-        yield
-        return
-    with (index_dir / ".lock").open("a") as fh:
-        deadline = time.monotonic() + timeout
-        waiting = False
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise IndexLocked(
-                        f"another trustbot process has been writing the index in {index_dir} "
-                        f"for over {timeout:g}s; wait for it to finish and try again"
-                    ) from None
-                if not waiting:
-                    log.warning("waiting for another trustbot process to finish writing the index")
-                    waiting = True
-                time.sleep(0.1)
-        held.add(key)
-        try:
-            yield
-        finally:
-            held.discard(key)
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def read_manifest(index_dir: Path, *, entries: bool = True) -> dict[str, Any]:
@@ -454,7 +346,7 @@ def _save_article(index_dir: Path, a: Article) -> StoredArticle:
     }
     path = index_dir / _article_file(a)
     path.parent.mkdir(exist_ok=True)
-    _atomic_write(path, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    atomic_write(path, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
     return stored
 
 
@@ -737,7 +629,7 @@ def _materialize(
             if matrix is not None and inputs:
                 vectors = matrix[start : start + len(inputs)]
             start += len(inputs)
-            _atomic_write(index_dir / _vectors_file(a, embedder), _npy_bytes(vectors))
+            atomic_write(index_dir / _vectors_file(a, embedder), _npy_bytes(vectors))
             blocks[slot] = vectors
             embedded += len(sa.sentences)
             checkpoint("article-embedded")
@@ -1069,12 +961,12 @@ def _update_segments(
 def _commit(index_dir: Path, gen_dir: Path, manifest: dict[str, Any]) -> None:
     """Make the new generation durable, then swap its manifest in (the commit point)."""
     # Everything the new manifest points at reaches the disk before the manifest does.
-    _fsync_tree(gen_dir)
+    fsync_tree(gen_dir)
     for sub in ("articles", "vectors"):
         fsync_dir(index_dir / sub)
     fsync_dir(index_dir)
     checkpoint("generation-written")
-    _atomic_write(
+    atomic_write(
         index_dir / MANIFEST,
         json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
         before_replace=lambda: checkpoint("manifest-written"),
