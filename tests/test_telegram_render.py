@@ -179,6 +179,13 @@ def test_a_word_longer_than_a_part_is_still_split() -> None:
     check_parts(html, parts, MAX_MESSAGE)
 
 
+def test_empty_elements_do_not_use_up_a_part() -> None:
+    # Found by test_split_property: the empty tags alone pushed the only text past the limit.
+    html = "<b></b><blockquote></blockquote><blockquote>&lt;</blockquote>"
+    assert split_html(html, 60) == ["<blockquote>&lt;</blockquote>"]
+    assert split_html("<b> </b>x " * 20, 60) == [(" x " * 20).strip()]
+
+
 def test_astral_characters_count_twice() -> None:
     html = "😀 " * 3000  # 9000 UTF-16 units
     parts = split_html(html)

@@ -180,13 +180,28 @@ def _break_rank(toks: Sequence[_Tok], k: int) -> int:
     return 1 if core and core[-1] in _SENTENCE_END else 0
 
 
+# An element with nothing but whitespace inside: it shows nothing, and its tags alone could take
+# the room a part needs for the text after them.
+_EMPTY_ELEMENT = re.compile(r"<([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?>(\s*)</\1\s*>")
+
+
+def _drop_empty_elements(html: str) -> str:
+    while True:
+        dropped = _EMPTY_ELEMENT.sub(r"\2", html)
+        if dropped == html:
+            return html
+        html = dropped
+
+
 def split_html(html: str, limit: int = MAX_MESSAGE) -> list[str]:
     """Split Telegram HTML into well-formed parts of at most ``limit`` UTF-16 units each.
 
     Splits prefer paragraph breaks, then line breaks, then sentence ends, then spaces, and never
     fall inside a tag or an entity; tags open at a split are closed at the end of one part and
-    reopened at the start of the next. Leading and trailing whitespace of each part is dropped.
+    reopened at the start of the next. Leading and trailing whitespace of each part, and elements
+    with nothing inside, are dropped.
     """
+    html = _drop_empty_elements(html)
     if utf16_len(html) <= limit:
         return [html.strip()] if html.strip() else []
     toks = _tokens(html)
