@@ -10,6 +10,7 @@ write must clean up what the killed one left.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -141,6 +142,17 @@ def test_adding_one_article_takes_well_under_half_a_full_rebuild(
     assert seconds < 0.5 * baseline.build_seconds
 
 
+def written_since(folder: Path, started: float) -> list[Path]:
+    """Finished files in ``folder`` written after ``started``; the writer's temporary files
+    (".name.tmp", renamed away at any moment) are not counted."""
+    out = []
+    for p in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if not p.name.startswith(".") and p.stat().st_mtime > started:
+                out.append(p)
+    return out
+
+
 def test_kill_9_while_embedding_leaves_the_previous_index(
     baseline: Baseline, copy: Workspace, tmp_path: Path
 ) -> None:
@@ -156,10 +168,7 @@ def test_kill_9_while_embedding_leaves_the_previous_index(
         # A full build rewrites every article's vectors: kill it once a few are new.
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and proc.poll() is None:
-            rewritten = [
-                p for p in (copy.index / "vectors").iterdir() if p.stat().st_mtime > started
-            ]
-            if len(rewritten) >= 3:
+            if len(written_since(copy.index / "vectors", started)) >= 3:
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the build ended before it could be killed"
