@@ -126,6 +126,12 @@ def file_stat(st: os.stat_result) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def trusted_stat(st: os.stat_result) -> tuple[int, int] | None:
+    """``file_stat(st)`` of a file just read, or None when it is too recent to vouch for what was
+    read (see ``RACY_NS``)."""
+    return None if time.time_ns() - st.st_mtime_ns < RACY_NS else file_stat(st)
+
+
 def read_article(path: Path) -> Article:
     """Read one article file. Raises ``CorpusError`` with the file's name on bad input."""
     try:
@@ -144,8 +150,7 @@ def read_article(path: Path) -> Article:
         art = article_from_html(text, aid, path)
     else:
         art = parse_article(text, aid, path)
-    recent = time.time_ns() - st.st_mtime_ns < RACY_NS
-    return art if recent else dataclasses.replace(art, stat=file_stat(st))
+    return dataclasses.replace(art, stat=trusted_stat(st))
 
 
 def article_files(folder: Path) -> list[Path]:

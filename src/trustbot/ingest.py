@@ -23,7 +23,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,14 +30,13 @@ from pathlib import Path
 from trustbot.config import Settings
 from trustbot.corpus import (
     ARTICLE_SUFFIXES,
-    RACY_NS,
     Article,
     article_files,
     article_id,
     content_hash,
     decode,
-    file_stat,
     read_article,
+    trusted_stat,
 )
 from trustbot.durable import fsync_dir, write_lock
 from trustbot.embed import Embedder
@@ -165,8 +163,7 @@ def _staged_stat(tmp: Path, art: Article) -> tuple[int, int] | None:
     with tmp.open("rb") as fh:
         st = os.fstat(fh.fileno())
         same = content_hash(decode(fh.read(), tmp.name)) == art.sha256
-    recent = time.time_ns() - st.st_mtime_ns < RACY_NS
-    return file_stat(st) if same and not recent else None
+    return trusted_stat(st) if same else None
 
 
 def _stage(corpus: Path, source: Path) -> Path:
