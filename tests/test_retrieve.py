@@ -15,18 +15,19 @@ from trustbot.retrieve import (
     FEATURES,
     WEIGHTS,
     acronym_links,
-    agent_keys,
+    answer_near,
     candidates,
     context_rows,
-    has_new_answer,
     is_agent,
+    new_answers,
     paragraph_rows,
     question_kind,
     rank,
     retrieve,
     synonym_pairs,
+    topic_keys,
 )
-from trustbot.store import load_index, passage_inputs, write_index
+from trustbot.store import LoadedIndex, load_index, passage_inputs, write_index
 from trustbot.text import quote_speakers, split_sentences
 
 NEWS = parse_article(
@@ -76,6 +77,19 @@ def test_question_kind(question: str, kind: str) -> None:
     assert question_kind(question) == kind
 
 
+def has_new_answer(kind: str, sentence: str, question: str) -> bool:
+    return bool(new_answers(kind, sentence, question))
+
+
+def doer(sentence: str, question: str, keys: tuple[str, ...]) -> bool:
+    return is_agent(sentence, new_answers("who", sentence, question), keys)
+
+
+def near(kind: str, sentence: str, question: str) -> bool:
+    found = new_answers(kind, sentence, question)
+    return answer_near(sentence, found, topic_keys(question, []))
+
+
 def test_answer_types_must_be_new_to_the_question() -> None:
     assert has_new_answer("number", "They scored 308 points.", "How many points?")
     assert not has_new_answer("number", "They scored 308 points.", "Did they score 308 points?")
@@ -85,19 +99,39 @@ def test_answer_types_must_be_new_to_the_question() -> None:
     assert not has_new_answer("other", "Anything at all 42.", "What is it?")
 
 
+def test_a_question_asking_for_a_day_or_a_year_wants_that_grain_of_date() -> None:
+    sentence = "The undertakings placed by NHSI in 2016 were lifted on Tuesday."
+    assert [m.group(0) for m in new_answers("when", sentence, "What day were they lifted?")] == [
+        "Tuesday"
+    ]
+    assert [m.group(0) for m in new_answers("when", sentence, "What year were they placed?")] == [
+        "2016"
+    ]
+    assert len(new_answers("when", sentence, "When were they lifted?")) == 2
+    assert not new_answers("when", "It was placed in 2016.", "what day of the week was it")
+
+
+def test_the_answer_must_stand_near_the_questions_words() -> None:
+    q = "When was the Mazars report?"
+    assert near("when", "The regulator cited the Mazars report in 2016, which claimed ...", q)
+    far = "The undertakings lifted on Tuesday related to plans to implement the Mazars review."
+    assert not near("when", far, q)
+    assert not near("when", "The Mazars report was damning.", q)  # no date at all
+
+
 def test_days_are_not_names_and_the_doer_is_next_to_the_verb() -> None:
     q = "who lifted the undertakings"
-    keys = agent_keys(q, [])
+    keys = topic_keys(q, [], names=False)
     assert set(keys) == {"lift", "under"}
     assert not has_new_answer("who", "The undertakings were lifted on Tuesday.", q)
-    assert is_agent("NHS Improvement has lifted several undertakings.", q, keys)
-    assert not is_agent("The undertakings lifted on Tuesday related to the Mazars review.", q, keys)
+    assert doer("NHS Improvement has lifted several undertakings.", q, keys)
+    assert not doer("The undertakings lifted on Tuesday related to the Mazars review.", q, keys)
     q = "who carried out the review"
-    assert is_agent("In January, a review by Grant Thornton found...", q, agent_keys(q, []))
+    assert doer("In January, a review by Grant Thornton found...", q, topic_keys(q, []))
     q = "who runs the trust"
-    keys = agent_keys(q, [("runs", "chief executive")])
-    assert is_agent("Nick Broughton, who became chief executive of the trust, said", q, keys)
-    assert not is_agent("The trust said Nick Broughton is improving it.", q, keys)
+    keys = topic_keys(q, [("runs", "chief executive")], names=False)
+    assert doer("Nick Broughton, who became chief executive of the trust, said", q, keys)
+    assert not doer("The trust said Nick Broughton is improving it.", q, keys)
 
 
 def test_acronyms_are_learnt_from_the_article_both_ways() -> None:
@@ -248,3 +282,25 @@ def test_relatives_the_stemmer_keeps_apart_still_match(tmp_path: Path) -> None:
         .startswith("The board is responding")
     )
     assert hits[0].coverage == 1.0
+
+
+def test_a_sentence_opening_with_a_pronoun_holds_the_words_before_it(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    article = parse_article(
+        "Grant Thornton wrote a review of the trust.\n\n"
+        "This report was commissioned by the regulator.\n\n"
+        "The survey was commissioned by the council.",
+        "a",
+    )
+    write_index(tmp_path, [article], emb)
+    index = load_index(tmp_path, emb)
+    c = candidates(index, emb, "Why was the Grant Thornton review commissioned?")
+    coverage = dict(
+        zip(texts_of(index, c.rows), c.features[:, FEATURES.index("coverage")], strict=True)
+    )
+    assert coverage["This report was commissioned by the regulator."] == 1.0
+    assert coverage["The survey was commissioned by the council."] < 0.5
+
+
+def texts_of(index: LoadedIndex, rows: np.ndarray) -> list[str]:
+    return [index.sentence(int(r))[0].text(index.sentence(int(r))[1]) for r in rows]

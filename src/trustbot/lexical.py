@@ -37,6 +37,16 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     )
 
 
+@functools.lru_cache(maxsize=8192)
+def _text_tokens(text: str) -> tuple[str, ...]:
+    return tuple(tokenize([text])[0])
+
+
+def text_tokens(text: str) -> list[str]:
+    """``tokenize`` of one text, remembered: questions, synonyms and speakers recur."""
+    return list(_text_tokens(text))
+
+
 class LexicalIndex:
     """BM25 scores over the sentence table (row ``i`` = FAISS row ``i``)."""
 
@@ -70,7 +80,7 @@ class LexicalIndex:
         """BM25 score of every row for ``query`` (zeros when no query term is indexed)."""
         if self.size == 0:
             return np.zeros(0, dtype=np.float32)
-        tokens = [t for t in tokenize([query])[0] if t in self._retriever.vocab_dict]
+        tokens = [t for t in text_tokens(query) if t in self._retriever.vocab_dict]
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)[: self.size]

@@ -127,9 +127,9 @@ class SegmentedLexical:
 
     def scores(self, query: str) -> NDArray[np.float32]:
         """BM25 score of every row for ``query``."""
-        from trustbot.lexical import tokenize
+        from trustbot.lexical import text_tokens
 
         out = np.zeros(self.size, dtype=np.float32)
-        for _, rows, scores in self.postings(tokenize([query])[0]):
+        for _, rows, scores in self.postings(text_tokens(query)):
             out[rows] += scores
         return out
