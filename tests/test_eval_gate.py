@@ -42,7 +42,10 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     "name",
     [
         f"{split}/off-topic.jsonl"
-        for split in ("dev", "check", "holdout", "blind-dev", "blind-holdout", "blind2", "blind3")
+        for split in (
+            *("dev", "check", "holdout", "blind-dev", "blind-holdout"),
+            *("blind2", "blind3", "blind4", "blind5"),
+        )
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -56,17 +59,20 @@ def test_off_topic_questions_are_always_abstained(
 @pytest.mark.parametrize(
     ("name", "p_at_1", "right"),
     [
-        # Measured (P@1, answered with the right first sentence): dev 0.925 / 0.925 (tuned on),
-        # check 0.750 / 0.750 (looked at during development), holdout 0.897 / 0.897, blind-dev
-        # 0.767 / 0.750 (tuned on), blind-holdout 0.700 / 0.650, blind2 0.850 / 0.850 and blind3
-        # 0.800 / 0.800 (written by colleagues who saw only the article).
+        # Measured (P@1, answered with the right first sentence), docs/quality.md: dev 0.925 /
+        # 0.925, check 0.750 / 0.750, holdout 0.897 / 0.897, blind-dev 0.800 / 0.783,
+        # blind-holdout 0.767 / 0.717, blind2 0.850 / 0.850, blind3 0.833 / 0.833 (all tuned on
+        # since round four); blind4 0.783 / 0.750 and blind5 0.783 / 0.767 (written by colleagues
+        # who saw only the article, run once on the final code of round four).
         ("dev/paraphrases.jsonl", 0.90, 0.90),
         ("check/paraphrases.jsonl", 0.72, 0.72),
         ("holdout/paraphrases.jsonl", 0.86, 0.86),
-        ("blind-dev/paraphrases.jsonl", 0.75, 0.73),
-        ("blind-holdout/paraphrases.jsonl", 0.68, 0.63),
+        ("blind-dev/paraphrases.jsonl", 0.78, 0.76),
+        ("blind-holdout/paraphrases.jsonl", 0.75, 0.70),
         ("blind2/paraphrases.jsonl", 0.83, 0.83),
-        ("blind3/paraphrases.jsonl", 0.78, 0.78),
+        ("blind3/paraphrases.jsonl", 0.81, 0.81),
+        ("blind4/paraphrases.jsonl", 0.76, 0.73),
+        ("blind5/paraphrases.jsonl", 0.76, 0.75),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -101,7 +107,7 @@ def xquad(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
 def test_xquad_dev_subset_ranking(xquad: dict[str, dict[str, Any]]) -> None:
     m = xquad["answerable.jsonl"]
     assert m["answerable"] == 167
-    # Measured: P@1 0.796, R@5 0.958, MRR@10 0.866 (plain 0.7 dense + 0.3 BM25: 0.759, -, 0.849).
+    # Measured: P@1 0.796, R@5 0.952, MRR@10 0.867 (plain 0.7 dense + 0.3 BM25: 0.759, -, 0.849).
     assert m["p_at_1"] >= 0.77
     assert m["r_at_5"] >= 0.93
     assert m["mrr_at_10"] >= 0.85
@@ -109,7 +115,7 @@ def test_xquad_dev_subset_ranking(xquad: dict[str, dict[str, Any]]) -> None:
 
 def test_xquad_dev_subset_answers_and_abstains(xquad: dict[str, dict[str, Any]]) -> None:
     # Targets: answer >= 95% of questions whose article is indexed, abstain on >= 92% of those
-    # whose article is not. Measured: 0.958 and 0.959.
+    # whose article is not. Measured: 0.970 and 0.959.
     assert xquad["answerable.jsonl"]["answer_rate"] >= 0.94
     absent = xquad["absent.jsonl"]
     assert absent["unanswerable"] == 97 and absent["abstain_rate"] >= 0.92
