@@ -9,7 +9,8 @@ Usage (indexes built beforehand with ``trustbot index build``; never pass a hold
 
 Each argument pairs an index folder with a question set whose answerable questions it holds.
 For every answerable question the script takes the candidates ``retrieve.candidates`` proposes and
-their ``FEATURES``, and fits one weight per feature by maximising the listwise softmax likelihood
+their ``FEATURES``, and fits one weight per feature and weight group (typed questions, the rest:
+``retrieve.weight_group``) by maximising the listwise softmax likelihood
 of the right sentence(s) among the candidates (a conditional logit, L-BFGS, light L2). It prints
 P@1 and MRR@10 of the plain 0.7 dense + 0.3 BM25 fusion and of the fitted weights, both measured
 by 4-fold cross-validation over articles (the weights are fitted on three folds and scored on the
@@ -27,10 +28,20 @@ from scipy.optimize import minimize
 
 from trustbot.embed import make_embedder
 from trustbot.evaluate import is_hit, read_questions
-from trustbot.retrieve import BASE_DENSE, FEATURES, candidates
+from trustbot.retrieve import BASE_DENSE, FEATURES, WEIGHTS, candidates, weight_group
 from trustbot.store import load_index
 
 L2 = 1e-4
+GROUPS = tuple(WEIGHTS)
+
+
+def design(kind: str, features: np.ndarray) -> np.ndarray:
+    """The features in the columns of the question's weight group, zeros in the other groups':
+    one fit then gives each group its own weights."""
+    out = np.zeros((features.shape[0], len(GROUPS) * len(FEATURES)))
+    g = GROUPS.index(weight_group(kind))
+    out[:, g * len(FEATURES) : (g + 1) * len(FEATURES)] = features
+    return out
 
 
 def groups(pairs: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -49,7 +60,7 @@ def groups(pairs: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
             texts = [index.sentence(int(r))[0].text(index.sentence(int(r))[1]) for r in c.rows]
             y = np.array([is_hit(t, q) for t in texts])
             if y.any():
-                out.append((f"{index_dir}:{q.article}", c.features, y))
+                out.append((f"{index_dir}:{q.article}", design(c.kind, c.features), y))
             else:
                 missed += 1
         print(
@@ -72,9 +83,16 @@ def fit(data: list[tuple[str, np.ndarray, np.ndarray]]) -> np.ndarray:
             grad -= (np.where(y, p, 0.0) / (py + 1e-12) - p) @ x
         return total / len(data) + L2 * w @ w, grad / len(data) + 2 * L2 * w
 
-    start = np.zeros(len(FEATURES))
-    start[:2] = BASE_DENSE, 1 - BASE_DENSE
+    start = fusion(data[0][1].shape[1])
     return np.asarray(minimize(loss, start, jac=True, method="L-BFGS-B").x)
+
+
+def fusion(columns: int) -> np.ndarray:
+    """The plain 0.7 dense + 0.3 BM25 mix, in every weight group's columns."""
+    w = np.zeros(columns)
+    for g in range(0, columns, len(FEATURES)):
+        w[g : g + 2] = BASE_DENSE, 1 - BASE_DENSE
+    return w
 
 
 def score(data: list[tuple[str, np.ndarray, np.ndarray]], w: np.ndarray) -> tuple[float, float]:
@@ -92,8 +110,7 @@ def main(argv: list[str]) -> None:
     arts = sorted({a for a, _, _ in data})
     rng = np.random.default_rng(0)
     folds = np.array_split(rng.permutation(arts), 4)
-    base = np.zeros(len(FEATURES))
-    base[:2] = BASE_DENSE, 1 - BASE_DENSE
+    base = fusion(len(GROUPS) * len(FEATURES))
     cv: list[tuple[str, np.ndarray, np.ndarray]] = []
     scored_base: list[tuple[str, np.ndarray, np.ndarray]] = []
     fold_weights = []
@@ -114,9 +131,14 @@ def main(argv: list[str]) -> None:
     w = fit(data)
     print("fitted (in-sample) P@1 {:.3f} MRR@10 {:.3f}".format(*score(data, w)))
     spread = np.std(np.array(fold_weights), axis=0)
-    for name, value, sd in zip(FEATURES, w, spread, strict=True):
-        print(f"  {name:16s} {value:8.3f}  (fold sd {sd:.3f})")
-    print("WEIGHTS = np.array([" + ", ".join(f"{v:.3f}" for v in w) + "])")
+    names = [f"{g}.{f}" for g in GROUPS for f in FEATURES]
+    for name, value, sd in zip(names, w, spread, strict=True):
+        print(f"  {name:22s} {value:8.3f}  (fold sd {sd:.3f})")
+    print("WEIGHTS = {")
+    for g, group in enumerate(GROUPS):
+        part = w[g * len(FEATURES) : (g + 1) * len(FEATURES)]
+        print(f'    "{group}": np.array([' + ", ".join(f"{v:.3f}" for v in part) + "]),")
+    print("}")
 
 
 if __name__ == "__main__":

@@ -168,7 +168,7 @@ def test_passages_widen_one_sentence_paragraphs(answerer: Answerer) -> None:
 
 def test_candidates_carry_every_feature(answerer: Answerer) -> None:
     c = candidates(answerer.index, answerer.embedder, "What is the annual turnover of the trust?")
-    assert c.features.shape == (c.rows.size, len(FEATURES)) == (c.rows.size, WEIGHTS.size)
+    assert c.features.shape == (c.rows.size, len(FEATURES)) == (c.rows.size, WEIGHTS["other"].size)
     assert np.all(np.isfinite(c.features))
     assert np.all((c.features[:, 2] >= 0) & (c.features[:, 2] <= 1))  # coverage is a share
 
