@@ -75,6 +75,7 @@ def clean_question(question: str) -> str:
 #   xquad-r dev, article not indexed: abstained 0.964 | 0.835
 #   bundled article paraphrases: answered 0.963 | 0.836; off-topic: abstained 1.000 | 0.992
 #   squad2-normans answerable: answered 1.000 | 0.979; unanswerable: abstained 0.134 | 0.054
+SIGNALS = ("dense", "coverage", "missing_number", "unknown_names", "focus")
 SIGNAL_WEIGHTS = (3.246, 1.785, -1.598, -2.881, 2.973)
 SIGNAL_BIAS = -5.466
 ANSWER_THRESHOLD = 0.2421
