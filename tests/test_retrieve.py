@@ -10,6 +10,7 @@ import pytest
 from trustbot.answer import Answerer, confidence, signals
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
+from trustbot.lexical import text_tokens, tokenize
 from trustbot.passages import passage_texts, speaker_phrase
 from trustbot.retrieve import (
     FEATURES,
@@ -304,3 +305,18 @@ def test_a_sentence_opening_with_a_pronoun_holds_the_words_before_it(tmp_path: P
 
 def texts_of(index: LoadedIndex, rows: np.ndarray) -> list[str]:
     return [index.sentence(int(r))[0].text(index.sentence(int(r))[1]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Who lifted the “regulatory undertakings” at Southern Health NHS Foundation Trust?",
+        "NHSI’s actions today reinforce these findings",
+        "Ünïcode café in the 1990s cost £320m, didn't it?",
+        "the",
+        "!",
+        "",
+    ],
+)
+def test_text_tokens_are_bm25s_tokens(text: str) -> None:
+    assert text_tokens(text) == tokenize([text])[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,14 +38,23 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     )
 
 
-@functools.lru_cache(maxsize=8192)
-def _text_tokens(text: str) -> tuple[str, ...]:
-    return tuple(tokenize([text])[0])
+# bm25s's own word pattern: its tokens are found word by word, so one word's tokens are the same
+# wherever the word stands.
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    return tuple(tokenize([word])[0])
 
 
 def text_tokens(text: str) -> list[str]:
-    """``tokenize`` of one text, remembered: questions, synonyms and speakers recur."""
-    return list(_text_tokens(text))
+    """``tokenize`` of one text, a remembered word at a time: words recur across questions, and
+    bm25s costs a tenth of a millisecond a call however short the text."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return list(_word_tokens(text))
+    return [t for w in words for t in _word_tokens(w)]
 
 
 class LexicalIndex:
