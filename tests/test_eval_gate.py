@@ -44,7 +44,7 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         f"{split}/off-topic.jsonl"
         for split in (
             *("dev", "check", "holdout", "blind-dev", "blind-holdout"),
-            *("blind2", "blind3", "blind4", "blind5"),
+            *("blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9"),
         )
     ],
 )
@@ -60,19 +60,24 @@ def test_off_topic_questions_are_always_abstained(
     ("name", "p_at_1", "right"),
     [
         # Measured (P@1, answered with the right first sentence), docs/quality.md: dev 0.925 /
-        # 0.925, check 0.750 / 0.750, holdout 0.897 / 0.897, blind-dev 0.800 / 0.783,
-        # blind-holdout 0.767 / 0.717, blind2 0.850 / 0.850, blind3 0.833 / 0.833 (all tuned on
-        # since round four); blind4 0.783 / 0.750 and blind5 0.783 / 0.767 (written by colleagues
-        # who saw only the article, run once on the final code of round four).
+        # 0.925, check 0.844 / 0.844, holdout 0.931 / 0.931, blind-dev 0.800 / 0.783,
+        # blind-holdout 0.783 / 0.733, blind2 0.867 / 0.867, blind3 0.817 / 0.817, blind4 0.817 /
+        # 0.800, blind5 0.833 / 0.833, blind6 0.783 / 0.783, blind7 0.750 / 0.650 (all tuned on);
+        # blind8 0.683 / 0.633 and blind9 0.783 / 0.733 (written by colleagues who saw only the
+        # article, run once on the final code of round four).
         ("dev/paraphrases.jsonl", 0.90, 0.90),
-        ("check/paraphrases.jsonl", 0.72, 0.72),
-        ("holdout/paraphrases.jsonl", 0.86, 0.86),
+        ("check/paraphrases.jsonl", 0.81, 0.81),
+        ("holdout/paraphrases.jsonl", 0.89, 0.89),
         ("blind-dev/paraphrases.jsonl", 0.78, 0.76),
-        ("blind-holdout/paraphrases.jsonl", 0.75, 0.70),
-        ("blind2/paraphrases.jsonl", 0.83, 0.83),
-        ("blind3/paraphrases.jsonl", 0.81, 0.81),
-        ("blind4/paraphrases.jsonl", 0.76, 0.73),
-        ("blind5/paraphrases.jsonl", 0.76, 0.75),
+        ("blind-holdout/paraphrases.jsonl", 0.76, 0.71),
+        ("blind2/paraphrases.jsonl", 0.85, 0.85),
+        ("blind3/paraphrases.jsonl", 0.80, 0.80),
+        ("blind4/paraphrases.jsonl", 0.80, 0.78),
+        ("blind5/paraphrases.jsonl", 0.81, 0.81),
+        ("blind6/paraphrases.jsonl", 0.76, 0.76),
+        ("blind7/paraphrases.jsonl", 0.73, 0.63),
+        ("blind8/paraphrases.jsonl", 0.66, 0.61),
+        ("blind9/paraphrases.jsonl", 0.76, 0.71),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -107,7 +112,7 @@ def xquad(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
 def test_xquad_dev_subset_ranking(xquad: dict[str, dict[str, Any]]) -> None:
     m = xquad["answerable.jsonl"]
     assert m["answerable"] == 167
-    # Measured: P@1 0.796, R@5 0.952, MRR@10 0.867 (plain 0.7 dense + 0.3 BM25: 0.759, -, 0.849).
+    # Measured: P@1 0.790, R@5 0.952, MRR@10 0.861 (plain 0.7 dense + 0.3 BM25: 0.759, -, 0.849).
     assert m["p_at_1"] >= 0.77
     assert m["r_at_5"] >= 0.93
     assert m["mrr_at_10"] >= 0.85
@@ -115,7 +120,7 @@ def test_xquad_dev_subset_ranking(xquad: dict[str, dict[str, Any]]) -> None:
 
 def test_xquad_dev_subset_answers_and_abstains(xquad: dict[str, dict[str, Any]]) -> None:
     # Targets: answer >= 95% of questions whose article is indexed, abstain on >= 92% of those
-    # whose article is not. Measured: 0.970 and 0.959.
+    # whose article is not. Measured: 0.970 and 0.948.
     assert xquad["answerable.jsonl"]["answer_rate"] >= 0.94
     absent = xquad["absent.jsonl"]
     assert absent["unanswerable"] == 97 and absent["abstain_rate"] >= 0.92
