@@ -110,6 +110,10 @@ def test_a_question_asking_for_a_day_or_a_year_wants_that_grain_of_date() -> Non
     ]
     assert len(new_answers("when", sentence, "When were they lifted?")) == 2
     assert not new_answers("when", "It was placed in 2016.", "what day of the week was it")
+    played = "The game was played on February 7, 2016, in Santa Clara."
+    assert [m.group(0) for m in new_answers("when", played, "What day was the game?")] == [
+        "February 7"
+    ]
 
 
 def test_the_answer_must_stand_near_the_questions_words() -> None:

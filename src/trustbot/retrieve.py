@@ -156,8 +156,9 @@ _DATE_GRAIN = (
         re.compile(r"\b(?:what|which)\s+day\b|\bday\s+of\s+the\s+week\b", re.I),
         re.compile(
             r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today"
-            r"|tomorrow)\b|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:January|February|March|April|May|June"
-            r"|July|August|September|October|November|December)\b",
+            r"|tomorrow)\b|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:January|February|March|April"
+            r"|May|June|July|August|September|October|November|December)\b|\b(?:January|February"
+            r"|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}\b",
             re.I,
         ),
     ),
@@ -555,7 +556,8 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 # Per article (by identity): for each sentence, its paragraph's and its passage's (first, stop)
-# sentence indexes. Bounded; the article itself is kept so its id cannot be reused meanwhile.
+# sentence indexes, and whether it opens with a pronoun. Bounded; the article itself is kept so
+# its id cannot be reused meanwhile.
 _Spans = tuple[list[tuple[int, int]], list[tuple[int, int]], np.ndarray]
 _SPANS: dict[int, tuple[StoredArticle, _Spans]] = {}
 _SPANS_MAX = 50_000
@@ -752,8 +754,8 @@ def _inherit_antecedents(
         return
     before = rows[at] - 1
     for j, t in enumerate(terms):
-        k = np.minimum(np.searchsorted(t.rows, before), max(t.rows.size - 1, 0))
         if t.rows.size:
+            k = np.minimum(np.searchsorted(t.rows, before), t.rows.size - 1)
             present[at, j] |= t.rows[k] == before
 
 
