@@ -44,7 +44,8 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         f"{split}/off-topic.jsonl"
         for split in (
             *("dev", "check", "holdout", "blind-dev", "blind-holdout"),
-            *("blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9"),
+            *("blind2", "blind3", "blind4", "blind5", "blind6", "blind7"),
+            *("blind8", "blind9", "blind10", "blind11"),
         )
     ],
 )
@@ -63,8 +64,9 @@ def test_off_topic_questions_are_always_abstained(
         # 0.925, check 0.844 / 0.844, holdout 0.931 / 0.931, blind-dev 0.800 / 0.783,
         # blind-holdout 0.783 / 0.733, blind2 0.867 / 0.867, blind3 0.817 / 0.817, blind4 0.817 /
         # 0.800, blind5 0.833 / 0.833, blind6 0.783 / 0.783, blind7 0.750 / 0.650 (all tuned on);
-        # blind8 0.683 / 0.633 and blind9 0.783 / 0.733 (written by colleagues who saw only the
-        # article, run once on the final code of round four).
+        # blind8 0.683 / 0.633, blind9 0.783 / 0.733, blind10 0.833 / 0.800 and blind11 0.800 /
+        # 0.750 (written by colleagues who saw only the article, run once on the final code of
+        # round four).
         ("dev/paraphrases.jsonl", 0.90, 0.90),
         ("check/paraphrases.jsonl", 0.81, 0.81),
         ("holdout/paraphrases.jsonl", 0.89, 0.89),
@@ -78,6 +80,8 @@ def test_off_topic_questions_are_always_abstained(
         ("blind7/paraphrases.jsonl", 0.73, 0.63),
         ("blind8/paraphrases.jsonl", 0.66, 0.61),
         ("blind9/paraphrases.jsonl", 0.76, 0.71),
+        ("blind10/paraphrases.jsonl", 0.81, 0.78),
+        ("blind11/paraphrases.jsonl", 0.78, 0.73),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
