@@ -159,6 +159,7 @@ class Segments:
             raise ValueError("Segments needs at least one index")
         self.parts = list(parts)
         self.dead = list(dead) if dead is not None else [np.zeros(0, np.int64)] * len(self.parts)
+        self._skip = [_skipping(p, d) for p, d in zip(self.parts, self.dead, strict=True)]
         self.d = int(self.parts[0].d)
         self.offsets = np.cumsum([0] + [int(p.ntotal) for p in self.parts])
         self.ntotal = int(self.offsets[-1])
@@ -168,18 +169,16 @@ class Segments:
         scores = np.full((x.shape[0], k), -np.inf, dtype=np.float32)
         rows = np.full((x.shape[0], k), -1, dtype=np.int64)
         found: list[list[tuple[float, int]]] = [[] for _ in range(x.shape[0])]
-        for part, offset, dead in zip(self.parts, self.offsets, self.dead, strict=False):
+        for part, offset, skip in zip(self.parts, self.offsets, self._skip, strict=False):
             if not part.ntotal:
                 continue
-            # Asking for as many more as there are deleted rows keeps the top k exact.
-            dist, ids = part.search(x, min(k + int(dead.size), int(part.ntotal)))
+            n = min(k, int(part.ntotal))
+            dist, ids = part.search(x, n) if skip is None else part.search(x, n, params=skip[0])
             for q in range(x.shape[0]):
-                alive = ids[q] >= 0
-                if dead.size:
-                    alive &= ~np.isin(ids[q], dead)
                 found[q].extend(
                     (float(s), int(r) + int(offset))
-                    for s, r in zip(dist[q][alive], ids[q][alive], strict=True)
+                    for s, r in zip(dist[q], ids[q], strict=True)
+                    if r >= 0
                 )
         for q, hits in enumerate(found):
             for j, (s, r) in enumerate(heapq.nlargest(k, hits)):
@@ -193,3 +192,23 @@ class Segments:
             raise IndexError(f"row {row} is outside 0..{self.ntotal - 1}")
         vector: NDArray[np.float32] = self.parts[part].reconstruct(row - int(self.offsets[part]))
         return vector
+
+
+def _skipping(index: Any, dead: NDArray[np.int64]) -> tuple[Any, ...] | None:
+    """Search parameters under which FAISS itself skips the ``dead`` rows, so a search for k
+    still returns the best k live rows without over-fetching; ``None`` when nothing is dead.
+    The selectors are returned too: FAISS holds them by raw pointer, so they must outlive it."""
+    if not dead.size:
+        return None
+    import faiss
+
+    batch = faiss.IDSelectorBatch(dead)
+    selector = faiss.IDSelectorNot(batch)
+    params: Any
+    if hasattr(index, "nprobe"):  # IVF: these parameters replace the index's own nprobe
+        params = faiss.SearchParametersIVF()
+        params.nprobe = int(index.nprobe)
+    else:
+        params = faiss.SearchParameters()
+    params.sel = selector
+    return params, selector, batch
