@@ -136,3 +136,30 @@ def test_segments_pad_short_results_like_faiss(data: tuple[np.ndarray, np.ndarra
     scores, rows = tiny.search(queries[:1], 3)
     assert sorted(rows[0, :2].tolist()) == [0, 1] and rows[0, 2] == -1
     assert scores[0, 0] >= scores[0, 1] and scores[0, 2] == -np.inf
+
+
+def test_segments_skip_deleted_rows_inside_faiss(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """Tombstoned rows never come back, and the live top k is what searching only the live rows
+    gives: in an IVF part (with its own nprobe) and in a flat one."""
+    matrix, queries = data
+    ivf, info = vectors.build(matrix[:4000], approx_threshold=1000)
+    assert info["kind"] == "ivf"
+    flat, _ = vectors.build(matrix[4000:])
+    rng = np.random.default_rng(1)
+    dead = [np.sort(rng.choice(4000, 1000, replace=False)), np.arange(0, 2000, 3)]
+    segments = vectors.Segments([ivf, flat], [d.astype(np.int64) for d in dead])
+    _, rows = segments.search(queries, 10)
+    alive = np.ones(len(matrix), dtype=bool)
+    alive[dead[0]] = False
+    alive[4000 + dead[1]] = False
+    assert alive[rows].all()
+    # The IVF part keeps its nprobe, so compare with the same parts searched after removal.
+    live_ivf = ivf.search(queries, 4000)[1]
+    live_flat = flat.search(queries, 2000)[1]
+    sims = queries @ matrix.T
+    for q in range(len(queries)):
+        pool = [r for r in live_ivf[q] if r >= 0 and alive[r]]
+        pool += [4000 + r for r in live_flat[q] if alive[4000 + r]]
+        want = sorted(pool, key=lambda r: -sims[q, r])[:10]
+        assert sorted(rows[q].tolist()) == sorted(want)
+    assert ivf.nprobe == info["ivf"]["nprobe"]
