@@ -23,17 +23,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 
 from trustbot.embed import make_embedder
 from trustbot.evaluate import is_hit, read_questions
+from trustbot.rerank import RERANK, Trees, inputs, save
 from trustbot.retrieve import BASE_DENSE, FEATURES, WEIGHTS, candidates, weight_group
 from trustbot.store import load_index
 
 L2 = 1e-4
 FOLDS = 4
+# The trees (rerank.py): 150 of at most 6 levels. On the dev sets (4-fold) 100-300 trees and 5-6
+# levels gave P@1 within a point of each other; deeper or more trees cost time per question.
+TREES = 150
+DEPTH = 6
 GROUPS = tuple(WEIGHTS)
 
 
@@ -46,8 +52,12 @@ def design(kind: str, features: np.ndarray) -> np.ndarray:
     return out
 
 
-def groups(pairs: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(article, features, is-hit) for every answerable question with a hit among candidates."""
+Group = tuple[str, np.ndarray, np.ndarray, np.ndarray, str]
+
+
+def groups(pairs: list[str]) -> list[Group]:
+    """(article, design, is-hit, features, kind) for every answerable question with a hit among
+    its candidates."""
     embedder = make_embedder(None)
     out = []
     for pair in pairs:
@@ -65,7 +75,7 @@ def groups(pairs: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
             y = np.array([is_hit(t, q) for t in texts])
             if y.any():
                 key = f"{index_dir}:{q.article}" + (f"#{i % FOLDS}" if single else "")
-                out.append((key, design(c.kind, c.features), y))
+                out.append((key, design(c.kind, c.features), y, c.features, c.kind))
             else:
                 missed += 1
         print(
@@ -74,12 +84,12 @@ def groups(pairs: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return out
 
 
-def fit(data: list[tuple[str, np.ndarray, np.ndarray]]) -> np.ndarray:
+def fit(data: list[Group]) -> np.ndarray:
     """Weights maximising the mean log-probability of the hits under a softmax over candidates."""
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros_like(w)
-        for _, x, y in data:
+        for _, x, y, *_ in data:
             s = x @ w
             p = np.exp(s - s.max())
             p /= p.sum()
@@ -100,19 +110,75 @@ def fusion(columns: int) -> np.ndarray:
     return w
 
 
-def score(data: list[tuple[str, np.ndarray, np.ndarray]], w: np.ndarray) -> tuple[float, float]:
-    """P@1 and MRR@10 of ranking each question's candidates by ``features @ w``."""
+def score(data: list[Group], w: np.ndarray, trees: Trees | None = None) -> tuple[float, float]:
+    """P@1 and MRR@10 of ranking each question's candidates by ``design @ w``, the best
+    ``RERANK`` of them reordered by ``trees`` when given (as ``retrieve.rank`` does)."""
     p1, mrr = [], []
-    for _, x, y in data:
-        hits = y[np.argsort(-(x @ w), kind="stable")][:10]
+    for _, x, y, features, kind in data:
+        order = np.argsort(-(x @ w), kind="stable")
+        if trees is not None:
+            best = order[:RERANK]
+            logits = trees.logits(inputs(features, kind)[best])
+            order = np.concatenate([best[np.argsort(-logits, kind="stable")], order[RERANK:]])
+        hits = y[order][:10]
         p1.append(float(hits[0]))
         mrr.append(1.0 / (int(np.argmax(hits)) + 1) if hits.any() else 0.0)
     return float(np.mean(p1)), float(np.mean(mrr))
 
 
+def fit_trees(data: list[Group]) -> Trees:
+    """Gradient-boosted trees (logistic loss) telling the right sentence from the other
+    candidates, each question weighing the same, as ``rerank.Trees``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.vstack([inputs(features, kind) for *_, features, kind in data])
+    y = np.concatenate([g[2] for g in data])
+    weight = np.concatenate([np.full(g[2].size, 1.0 / g[2].size) for g in data])
+    model = HistGradientBoostingClassifier(
+        max_iter=TREES,
+        learning_rate=0.05,
+        max_leaf_nodes=15,
+        max_depth=DEPTH,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=0,
+    ).fit(x, y, sample_weight=weight)
+    return _complete(model)
+
+
+def _complete(model: Any) -> Trees:
+    """scikit-learn's fitted trees as complete binary trees of ``DEPTH`` levels (its node
+    records: ``feature_idx``, ``num_threshold``, ``left``, ``right``, ``is_leaf``, ``value``)."""
+    inner, bottom = 2**DEPTH - 1, 2**DEPTH
+    count = len(model._predictors)
+    feature = np.zeros((count, inner), dtype=np.int64)
+    threshold = np.full((count, inner), np.inf)
+    leaf = np.zeros((count, bottom))
+    for t, (predictor,) in enumerate(model._predictors):
+        nodes = predictor.nodes
+        stack = [(0, 0, 0)]  # (scikit-learn node, our node, its level)
+        while stack:
+            i, at, level = stack.pop()
+            node = nodes[i]
+            if node["is_leaf"]:
+                # Every bottom node under this one: the leftmost path from ``at`` leads there.
+                span = 2 ** (DEPTH - level)
+                first = (at - (2**level - 1)) * span
+                leaf[t, first : first + span] = node["value"]
+                continue
+            feature[t, at] = node["feature_idx"]
+            threshold[t, at] = node["num_threshold"]
+            stack += [(node["left"], 2 * at + 1, level + 1), (node["right"], 2 * at + 2, level + 1)]
+    return Trees(feature, threshold, leaf, float(np.ravel(model._baseline_prediction)[0]))
+
+
 def main(argv: list[str]) -> None:
+    out = None
+    if argv[:1] == ["--save"]:
+        out, argv = argv[1], argv[2:]
     data = groups(argv)
-    arts = sorted({a for a, _, _ in data})
+    arts = sorted({g[0] for g in data})
     rng = np.random.default_rng(0)
     whole = [a for a in arts if "#" not in a]
     fold_of = {
@@ -121,25 +187,36 @@ def main(argv: list[str]) -> None:
     fold_of.update({a: int(a.rsplit("#", 1)[1]) for a in arts if "#" in a})
     folds = [[a for a in arts if fold_of[a] == k] for k in range(FOLDS)]
     base = fusion(len(GROUPS) * len(FEATURES))
-    cv: list[tuple[str, np.ndarray, np.ndarray]] = []
-    scored_base: list[tuple[str, np.ndarray, np.ndarray]] = []
     fold_weights = []
+    results: dict[str, list[tuple[float, float, int, str]]] = {}
+    indexes = list(dict.fromkeys(pair.split(":", 1)[0] for pair in argv))
     for fold in folds:
         held = set(fold)
-        w = fit([g for g in data if g[0] not in held])
-        fold_weights.append(w)
+        train = [g for g in data if g[0] not in held]
         test = [g for g in data if g[0] in held]
-        cv += [(a, x @ w[:, None], y) for a, x, y in test]
-        scored_base += test
-    one = np.ones(1)
-    print(f"questions: {len(data)}; articles: {len(arts)}")
-    for label, rows, w in (("plain fusion", scored_base, base), ("fitted (4-fold)", cv, one)):
-        print(f"{label:18s} all: P@1 %.3f MRR@10 %.3f" % score(rows, w))
-        for pair in argv:
-            part = [g for g in rows if g[0].startswith(pair.split(":", 1)[0] + ":")]
-            print(f"{'':18s} {pair.split(':', 1)[1]}: P@1 %.3f MRR@10 %.3f" % score(part, w))
+        w = fit(train)
+        trees = fit_trees(train)
+        fold_weights.append(w)
+        for label, ww, tt in (
+            ("plain fusion", base, None),
+            ("linear", w, None),
+            ("+ trees", w, trees),
+        ):
+            for index_dir in indexes:
+                part = [g for g in test if g[0].startswith(index_dir + ":")]
+                if part:
+                    results.setdefault(label, []).append(
+                        (*score(part, ww, tt), len(part), index_dir)
+                    )
+    print(f"questions: {len(data)}; articles: {len(arts)}; 4-fold P@1 / MRR@10 by index:")
+    for label, rows in results.items():
+        for index_dir in indexes:
+            mine = [(p, m, n) for p, m, n, q in rows if q == index_dir]
+            n = sum(k for _, _, k in mine)
+            p1 = sum(p * k for p, _, k in mine) / n
+            mrr = sum(m * k for _, m, k in mine) / n
+            print(f"  {label:13s} {index_dir} ({n} questions): {p1:.3f} / {mrr:.3f}")
     w = fit(data)
-    print("fitted (in-sample) P@1 {:.3f} MRR@10 {:.3f}".format(*score(data, w)))
     spread = np.std(np.array(fold_weights), axis=0)
     names = [f"{g}.{f}" for g in GROUPS for f in FEATURES]
     for name, value, sd in zip(names, w, spread, strict=True):
@@ -149,6 +226,9 @@ def main(argv: list[str]) -> None:
         part = w[g * len(FEATURES) : (g + 1) * len(FEATURES)]
         print(f'    "{group}": np.array([' + ", ".join(f"{v:.3f}" for v in part) + "]),")
     print("}")
+    if out:
+        save(fit_trees(data), out)
+        print(f"trees fitted on all questions saved to {out}")
 
 
 if __name__ == "__main__":

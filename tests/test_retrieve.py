@@ -12,6 +12,7 @@ from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
 from trustbot.lexical import text_tokens, tokenize
 from trustbot.passages import passage_texts, speaker_phrase
+from trustbot.rerank import Trees
 from trustbot.retrieve import (
     FEATURES,
     WEIGHTS,
@@ -110,6 +111,10 @@ def test_a_question_asking_for_a_day_or_a_year_wants_that_grain_of_date() -> Non
     ]
     assert len(new_answers("when", sentence, "When were they lifted?")) == 2
     assert not new_answers("when", "It was placed in 2016.", "what day of the week was it")
+    report = "In January, an outside report published in 2016 found improvements."
+    assert [m.group(0) for m in new_answers("when", report, "Which month was it out?")] == [
+        "January"
+    ]
     played = "The game was played on February 7, 2016, in Santa Clara."
     assert [m.group(0) for m in new_answers("when", played, "What day was the game?")] == [
         "February 7"
@@ -269,7 +274,9 @@ def test_rank_with_other_weights(answerer: Answerer) -> None:
     c = candidates(answerer.index, answerer.embedder, "When was the game played?")
     only_dense = np.zeros(len(FEATURES))
     only_dense[0] = 1.0
-    hits = rank(answerer.index, c, only_dense)
+    # One leaf: the same log-odds for every candidate, so the trees keep the linear order.
+    flat = Trees(np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0)), np.zeros((1, 1)), 0.0)
+    hits = rank(answerer.index, c, only_dense, flat)
     assert [h.dense for h in hits] == sorted((h.dense for h in hits), reverse=True)
 
 

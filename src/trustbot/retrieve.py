@@ -25,6 +25,8 @@ import numpy as np
 from trustbot.embed import Embedder
 from trustbot.lexical import text_tokens
 from trustbot.passages import speaker_phrase
+from trustbot.rerank import RERANK, Trees, inputs
+from trustbot.rerank import load as load_trees
 from trustbot.store import LoadedIndex, StoredArticle
 
 # How many sentences each side (dense, lexical) proposes before ranking. On xquad-r dev the right
@@ -64,8 +66,8 @@ FEATURES = (
 # set for all questions (question-level folds for the bundled article): xquad-r dev 0.778 ->
 # 0.783, bundled 0.802 -> 0.821, squad2-normans 0.812 -> 0.802.
 WEIGHTS = {
-    "typed": np.array([3.537, 1.184, 3.195, 1.162, 2.766, 2.744, 1.331, 0.194, 3.636, 0.960]),
-    "other": np.array([3.962, 0.265, 3.936, 3.488, 5.363, 3.191, 0.000, 0.000, 4.274, 0.000]),
+    "typed": np.array([3.537, 1.190, 3.213, 1.133, 2.770, 2.752, 1.356, 0.200, 3.612, 0.936]),
+    "other": np.array([3.959, 0.265, 3.932, 3.492, 5.364, 3.192, 0.000, 0.000, 4.272, 0.000]),
 }
 
 
@@ -79,7 +81,7 @@ class Hit:
     """One ranked sentence with the signals behind its score."""
 
     row: int
-    score: float  # the ranker's linear score
+    score: float  # the first (linear) stage's score
     probability: float  # softmax of ``score`` over the candidates: the chance this is the answer
     dense: float
     lexical: float
@@ -144,10 +146,11 @@ _NUMBER = re.compile(
     r"|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b",
     re.I,
 )
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tomorrow"
+_YEAR = r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
 _DATE = re.compile(
-    r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b|\b(?:January|February|March|April|May|June|July|August"
-    r"|September|October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday"
-    r"|Sunday|spring|summer|autumn|winter|century|centuries|decade|yesterday|today|tomorrow)\b",
+    rf"{_YEAR}|\b(?:{_MONTHS}|{_DAYS}|spring|summer|autumn|winter|century|centuries|decade)\b",
     re.I,
 )
 # "What day/year/month ...?" asks for that grain of date: a year does not answer "what day".
@@ -155,14 +158,13 @@ _DATE_GRAIN = (
     (
         re.compile(r"\b(?:what|which)\s+day\b|\bday\s+of\s+the\s+week\b", re.I),
         re.compile(
-            r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today"
-            r"|tomorrow)\b|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:January|February|March|April"
-            r"|May|June|July|August|September|October|November|December)\b|\b(?:January|February"
-            r"|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}\b",
+            rf"\b(?:{_DAYS})\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b"
+            rf"|\b(?:{_MONTHS})\s+\d{{1,2}}\b",
             re.I,
         ),
     ),
-    (re.compile(r"\b(?:what|which)\s+year\b", re.I), re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b")),
+    (re.compile(r"\b(?:what|which)\s+year\b", re.I), re.compile(_YEAR)),
+    (re.compile(r"\b(?:what|which)\s+month\b", re.I), re.compile(rf"\b(?:{_MONTHS})\b", re.I)),
 )
 # A capitalised word not opening the sentence, or a run of two or more capitalised words.
 _NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
@@ -764,10 +766,17 @@ def _text(index: LoadedIndex, row: int) -> str:
     return art.text(si)
 
 
-def rank(index: LoadedIndex, cands: Candidates, weights: np.ndarray | None = None) -> list[Hit]:
-    """Score candidates with ``weights`` (by default ``WEIGHTS`` of the question's group) and
-    order them: best first, exact repeats dropped, and for a who-question a quotation's speaker
-    sentence placed before the quotation."""
+def rank(
+    index: LoadedIndex,
+    cands: Candidates,
+    weights: np.ndarray | None = None,
+    trees: Trees | None = None,
+) -> list[Hit]:
+    """Score candidates with ``weights`` (by default ``WEIGHTS`` of the question's group), let
+    ``trees`` (by default the shipped ones) reorder the best ``RERANK``, and return them best
+    first: exact repeats dropped, and for a who-question a quotation's speaker sentence placed
+    before the quotation. A hit's probability is the linear stage's softmax (calibrated on dev,
+    and what abstention's ``focus`` was fitted on); the trees only reorder."""
     if cands.rows.size == 0:
         return []
     if weights is None:
@@ -776,6 +785,9 @@ def rank(index: LoadedIndex, cands: Candidates, weights: np.ndarray | None = Non
     probability = np.exp(scores - scores.max())
     probability /= probability.sum()
     order = np.argsort(-scores, kind="stable")
+    best = order[:RERANK]
+    logits = (trees or load_trees()).logits(inputs(cands.features, cands.kind)[best])
+    order = np.concatenate([best[np.argsort(-logits, kind="stable")], order[RERANK:]])
     hits: list[Hit] = []
     seen: set[str] = set()
     for i in order.tolist():

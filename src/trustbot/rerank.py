@@ -1,0 +1,86 @@
+"""The second ranking stage: gradient-boosted trees over the ranking signals of the best few.
+
+The linear score (``retrieve.WEIGHTS``) orders every candidate; the ``RERANK`` best are then
+scored again by trees that see each signal relative to the question's best candidate ("this
+sentence's cosine is 0.01 below the best, its coverage is the best") and the question's kind,
+so they can weigh one signal by another: a linear score cannot say "the cosine decides only
+when coverage ties". The trees are fitted by ``scripts/tune_ranker.py`` (scikit-learn's
+histogram gradient boosting, logistic loss) and shipped as plain arrays in ``reranker.npz``;
+answering needs only numpy. Every tree is stored as a complete binary tree of ``depth`` levels
+(a leaf above the bottom repeats its value under it), so all trees descend one level at a time
+together.
+
+4-fold cross-validated P@1 against the linear score alone (command E of docs/quality.md):
+xquad-r dev 0.789 -> 0.781, bundled paraphrases tuned on 0.820 -> 0.828, bundled paraphrases of
+sets kept out of the fit (blind8-blind11) 0.767 -> 0.808.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+# How many of the linear stage's best candidates the trees order. The right sentence is among the
+# linear top 10 for 97% of dev questions, and reordering the top 5, 10, 20 or all of them gave
+# the same P@1 (within 0.2 points); 10 keeps the trees' cost near 0.1 ms a question.
+RERANK = 10
+KINDS = ("who", "when", "where", "count", "number", "other")
+_FILE = "reranker.npz"
+
+
+@dataclass(frozen=True)
+class Trees:
+    """Complete binary trees: node ``i``'s children are ``2i + 1`` (value <= threshold) and
+    ``2i + 2``; ``leaf[t, j]`` is the value of the ``j``-th node of the bottom level."""
+
+    feature: np.ndarray  # (trees, 2**depth - 1) input column tested at each inner node
+    threshold: np.ndarray  # (trees, 2**depth - 1); +inf below a leaf: always go left
+    leaf: np.ndarray  # (trees, 2**depth)
+    base: float  # the log-odds every tree adds to
+
+    @property
+    def depth(self) -> int:
+        return int(self.leaf.shape[1]).bit_length() - 1
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The log-odds that each row of ``x`` (``inputs``) is the answer."""
+        count, inner = self.feature.shape
+        # Flat offsets of each tree's nodes and bottom level: one ``take`` per array and level.
+        nodes_at = np.arange(count) * inner
+        leaves_at = np.arange(count) * (inner + 1) - inner
+        node = np.zeros((x.shape[0], count), dtype=np.int64)
+        for _ in range(self.depth):
+            at = node + nodes_at
+            value = np.take_along_axis(x, self.feature.take(at), axis=1)
+            node = 2 * node + 1 + (value > self.threshold.take(at))
+        return np.asarray(self.base + self.leaf.take(node + leaves_at).sum(axis=1))
+
+
+def inputs(features: np.ndarray, kind: str) -> np.ndarray:
+    """The trees' input columns: each signal minus its best value among all the question's
+    candidates, then one column per question kind (1 for ``kind``)."""
+    relative = features - features.max(axis=0, keepdims=True)
+    onehot = np.zeros((features.shape[0], len(KINDS)))
+    onehot[:, KINDS.index(kind)] = 1.0
+    return np.column_stack([relative, onehot])
+
+
+def save(trees: Trees, path: str) -> None:
+    """Write ``trees`` where ``load`` reads them."""
+    np.savez_compressed(
+        path,
+        feature=trees.feature.astype(np.int16),
+        threshold=trees.threshold,
+        leaf=trees.leaf,
+        base=np.array([trees.base]),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> Trees:
+    """The trees shipped with the package."""
+    with resources.files("trustbot").joinpath(_FILE).open("rb") as f, np.load(f) as z:
+        return Trees(z["feature"].astype(np.int64), z["threshold"], z["leaf"], float(z["base"][0]))
