@@ -1,8 +1,9 @@
-"""Fit the ranking weights of ``trustbot.retrieve`` (``WEIGHTS``) on dev question sets.
+"""Fit the ranking weights of ``trustbot.retrieve`` (``WEIGHTS``) and the trees of
+``trustbot.rerank`` on dev question sets.
 
 Usage (indexes built beforehand with ``trustbot index build``; never pass a holdout set)::
 
-    .venv/bin/python scripts/tune_ranker.py \
+    .venv/bin/python scripts/tune_ranker.py [--save src/trustbot/reranker.npz] \
         /tmp/q/all:/work/shared/eval/xquad-r/dev.jsonl \
         /tmp/q/normans:/work/shared/eval/squad2-normans/questions.jsonl \
         /tmp/q/sh:tests/questions/dev/paraphrases.jsonl
@@ -11,12 +12,15 @@ Each argument pairs an index folder with a question set whose answerable questio
 For every answerable question the script takes the candidates ``retrieve.candidates`` proposes and
 their ``FEATURES``, and fits one weight per feature and weight group (typed questions, the rest:
 ``retrieve.weight_group``) by maximising the listwise softmax likelihood
-of the right sentence(s) among the candidates (a conditional logit, L-BFGS, light L2). It prints
-P@1 and MRR@10 of the plain 0.7 dense + 0.3 BM25 fusion and of the fitted weights, both measured
-by 4-fold cross-validation over articles (an index of a single article, like the bundled one,
-is split by questions instead; the weights are fitted on three folds and scored on the
-fourth, so the numbers are not flattered by fitting), and then the weights fitted on everything,
-ready to paste into ``retrieve.py``.
+of the right sentence(s) among the candidates (a conditional logit, L-BFGS, light L2), and the
+second stage's trees (``rerank.py``: scikit-learn's histogram gradient boosting, logistic loss,
+each question weighing the same). It prints P@1 and MRR@10 of the plain 0.7 dense + 0.3 BM25
+fusion, of the fitted weights and of the weights with the trees, all measured by 4-fold
+cross-validation over articles (an index of a single article, like the bundled one, is split by
+questions instead; everything is fitted on three folds and scored on the fourth, so the numbers
+are not flattered by fitting), and then the weights fitted on everything, ready to paste into
+``retrieve.py``. ``--save PATH`` (first) also writes the trees fitted on everything there; the
+shipped ones are ``src/trustbot/reranker.npz``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from scipy.optimize import minimize
 
 from trustbot.embed import make_embedder
 from trustbot.evaluate import is_hit, read_questions
-from trustbot.rerank import RERANK, Trees, inputs, save
+from trustbot.rerank import Trees, inputs, reorder, save
 from trustbot.retrieve import BASE_DENSE, FEATURES, WEIGHTS, candidates, weight_group
 from trustbot.store import load_index
 
@@ -111,15 +115,13 @@ def fusion(columns: int) -> np.ndarray:
 
 
 def score(data: list[Group], w: np.ndarray, trees: Trees | None = None) -> tuple[float, float]:
-    """P@1 and MRR@10 of ranking each question's candidates by ``design @ w``, the best
-    ``RERANK`` of them reordered by ``trees`` when given (as ``retrieve.rank`` does)."""
+    """P@1 and MRR@10 of ranking each question's candidates by ``design @ w``, the best of them
+    reordered by ``trees`` when given (as ``retrieve.rank`` does)."""
     p1, mrr = [], []
     for _, x, y, features, kind in data:
         order = np.argsort(-(x @ w), kind="stable")
         if trees is not None:
-            best = order[:RERANK]
-            logits = trees.logits(inputs(features, kind)[best])
-            order = np.concatenate([best[np.argsort(-logits, kind="stable")], order[RERANK:]])
+            order = reorder(order, features, kind, trees)
         hits = y[order][:10]
         p1.append(float(hits[0]))
         mrr.append(1.0 / (int(np.argmax(hits)) + 1) if hits.any() else 0.0)

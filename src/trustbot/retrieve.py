@@ -25,7 +25,7 @@ import numpy as np
 from trustbot.embed import Embedder
 from trustbot.lexical import text_tokens
 from trustbot.passages import speaker_phrase
-from trustbot.rerank import RERANK, Trees, inputs
+from trustbot.rerank import Trees, reorder
 from trustbot.rerank import load as load_trees
 from trustbot.store import LoadedIndex, StoredArticle
 
@@ -773,7 +773,7 @@ def rank(
     trees: Trees | None = None,
 ) -> list[Hit]:
     """Score candidates with ``weights`` (by default ``WEIGHTS`` of the question's group), let
-    ``trees`` (by default the shipped ones) reorder the best ``RERANK``, and return them best
+    ``trees`` (by default the shipped ones) reorder the best ``rerank.RERANK``, and return them best
     first: exact repeats dropped, and for a who-question a quotation's speaker sentence placed
     before the quotation. A hit's probability is the linear stage's softmax (calibrated on dev,
     and what abstention's ``focus`` was fitted on); the trees only reorder."""
@@ -785,9 +785,7 @@ def rank(
     probability = np.exp(scores - scores.max())
     probability /= probability.sum()
     order = np.argsort(-scores, kind="stable")
-    best = order[:RERANK]
-    logits = (trees or load_trees()).logits(inputs(cands.features, cands.kind)[best])
-    order = np.concatenate([best[np.argsort(-logits, kind="stable")], order[RERANK:]])
+    order = reorder(order, cands.features, cands.kind, trees or load_trees())
     hits: list[Hit] = []
     seen: set[str] = set()
     for i in order.tolist():
