@@ -51,13 +51,16 @@ class Trees:
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The log-odds that each row of ``x`` (``inputs``) is the answer."""
         count, inner = self.feature.shape
-        # Flat offsets of each tree's nodes and bottom level: one ``take`` per array and level.
+        # Flat offsets of each tree's nodes and bottom level, and of each row of ``x``: one
+        # ``take`` per array and level.
         nodes_at = np.arange(count) * inner
         leaves_at = np.arange(count) * (inner + 1) - inner
+        rows_at = np.arange(x.shape[0])[:, None] * x.shape[1]
+        flat = np.ascontiguousarray(x).ravel()
         node = np.zeros((x.shape[0], count), dtype=np.int64)
         for _ in range(self.depth):
             at = node + nodes_at
-            value = np.take_along_axis(x, self.feature.take(at), axis=1)
+            value = flat.take(rows_at + self.feature.take(at))
             node = 2 * node + 1 + (value > self.threshold.take(at))
         return np.asarray(self.base + self.leaf.take(node + leaves_at).sum(axis=1))
 

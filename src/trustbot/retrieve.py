@@ -560,13 +560,14 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 # Per article (by identity): for each sentence, its paragraph's and its passage's (first, stop)
 # sentence indexes, and whether it opens with a pronoun. Bounded; the article itself is kept so
 # its id cannot be reused meanwhile.
-_Spans = tuple[list[tuple[int, int]], list[tuple[int, int]], np.ndarray]
+_Spans = tuple[list[tuple[int, int]], list[tuple[int, int]], np.ndarray, np.ndarray]
 _SPANS: dict[int, tuple[StoredArticle, _Spans]] = {}
 _SPANS_MAX = 50_000
 
 
 def _spans(art: StoredArticle) -> _Spans:
-    """Each sentence's paragraph and passage, and whether it opens with a pronoun."""
+    """Each sentence's paragraph and passage, whether it opens with a pronoun, and the sentence
+    naming its speaker if it is quoted (-1 if not; empty when the article quotes no one)."""
     cached = _SPANS.get(id(art))
     if cached is not None and cached[0] is art:
         return cached[1]
@@ -596,10 +597,13 @@ def _spans(art: StoredArticle) -> _Spans:
     anaphors = np.array(
         [i > 0 and bool(_ANAPHOR.match(art.text(i))) for i in range(count)], dtype=bool
     )
+    speakers = np.array([-1 if s is None else s for s in art.speakers], dtype=np.int64)
+    if not quotes:
+        speakers = speakers[:0]  # nothing quoted: nothing to look up per question
     if len(_SPANS) >= _SPANS_MAX:
         _SPANS.clear()
-    _SPANS[id(art)] = (art, (paras, contexts, anaphors))
-    return paras, contexts, anaphors
+    _SPANS[id(art)] = (art, (paras, contexts, anaphors, speakers))
+    return paras, contexts, anaphors, speakers
 
 
 def paragraph_rows(index: LoadedIndex, row: int) -> range:
@@ -667,13 +671,18 @@ def candidates(
         if t.rows.size:  # sorted: a binary search per passage row, not a sort of all of t.rows
             at_term = np.minimum(np.searchsorted(t.rows, passage), t.rows.size - 1)
             present[:, j] = t.rows[at_term] == passage
-    _inherit_speakers(index, passage, present, terms)
     anaphors = np.zeros(passage.size, dtype=bool)
+    quoted: dict[int, tuple[StoredArticle, int]] = {}  # passage position -> article, speaker
     for r, sp in zip(rows.tolist(), spans, strict=True):
         art, si = index.sentence(r)
         first = r - si
         at_span = int(np.searchsorted(passage, sp.start))
-        anaphors[at_span : at_span + len(sp)] = _spans(art)[2][sp.start - first : sp.stop - first]
+        _, _, opens, speakers = _spans(art)
+        anaphors[at_span : at_span + len(sp)] = opens[sp.start - first : sp.stop - first]
+        if speakers.size:
+            for j in np.flatnonzero(speakers[sp.start - first : sp.stop - first] >= 0).tolist():
+                quoted[at_span + j] = art, int(speakers[sp.start - first + j])
+    _inherit_speakers(quoted, present, terms)
     _inherit_antecedents(passage, anaphors, present, terms)
     weights = np.array([t.weight for t in terms])
     at = np.searchsorted(passage, rows)
@@ -727,17 +736,15 @@ def _speaker_tokens(attribution: str) -> frozenset[str]:
 
 
 def _inherit_speakers(
-    index: LoadedIndex, rows: np.ndarray, present: np.ndarray, terms: Sequence[_Term]
+    quoted: dict[int, tuple[StoredArticle, int]], present: np.ndarray, terms: Sequence[_Term]
 ) -> None:
     """A quoted sentence also holds the words naming its speaker: the third paragraph of the
-    chief executive's quote answers "what does the chief executive expect?"."""
-    for i, r in enumerate(rows.tolist()):
-        art, si = index.sentence(r)
-        speaker = art.speakers[si]
-        if speaker is not None:
-            who = _speaker_tokens(art.text(speaker))
-            # In any of its wordings: "the CEO" is the speaker "chief executive of the trust".
-            present[i] |= [t.token in who or any(f <= who for f in t.forms) for t in terms]
+    chief executive's quote answers "what does the chief executive expect?". ``quoted`` maps
+    rows of ``present`` to their article and the sentence naming the speaker."""
+    for i, (art, speaker) in quoted.items():
+        who = _speaker_tokens(art.text(speaker))
+        # In any of its wordings: "the CEO" is the speaker "chief executive of the trust".
+        present[i] |= [t.token in who or any(f <= who for f in t.forms) for t in terms]
 
 
 # A sentence opening with a pronoun or "This/That ..." continues the one before it.
