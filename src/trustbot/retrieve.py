@@ -558,8 +558,8 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 # Per article (by identity): for each sentence, its paragraph's and its passage's (first, stop)
-# sentence indexes, and whether it opens with a pronoun. Bounded; the article itself is kept so
-# its id cannot be reused meanwhile.
+# sentence indexes, whether it opens with a pronoun, and the sentence naming its speaker when it
+# is quoted. Bounded; the article itself is kept so its id cannot be reused meanwhile.
 _Spans = tuple[list[tuple[int, int]], list[tuple[int, int]], np.ndarray, np.ndarray]
 _SPANS: dict[int, tuple[StoredArticle, _Spans]] = {}
 _SPANS_MAX = 50_000
