@@ -16,6 +16,7 @@ from trustbot.rerank import Trees
 from trustbot.retrieve import (
     FEATURES,
     WEIGHTS,
+    Hit,
     acronym_links,
     answer_near,
     candidates,
@@ -251,6 +252,15 @@ def test_composition_is_short_and_skips_near_repeats(answerer: Answerer) -> None
         assert answer.answered and 1 <= len(answer.citations) <= top_k + 1
         cited = [c.text for c in answer.citations]
         assert len(set(cited)) == len(cited)
+
+
+def test_composition_takes_every_likely_sentence_whatever_the_order(answerer: Answerer) -> None:
+    # The reranker orders hits; probabilities stay the linear stage's, so an unlikely hit may
+    # stand between two likely ones. The likely ones are cited, the unlikely one is not.
+    texts = [answerer.index.sentence(r)[0].text(answerer.index.sentence(r)[1]) for r in (0, 2, 5)]
+    assert len(set(texts)) == 3
+    hits = [Hit(r, 0.0, p, 0.0, 0.0, 0.0) for r, p in ((0, 0.6), (2, 0.05), (5, 0.3))]
+    assert [r for r, _ in answerer._compose(hits, top_k=3)] == [0, 5]
 
 
 def test_off_topic_question_is_not_answered(answerer: Answerer) -> None:
