@@ -47,20 +47,18 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             *("blind2", "blind3", "blind4", "blind5", "blind6", "blind7"),
             *("blind8", "blind9", "blind10", "blind11", "blind12", "blind13", "blind14"),
             *("blind15", "blind16", "blind17", "blind18", "blind19", "blind20"),
-            *("blind21", "blind22", "blind23", "blind25", "blind26", "blind27"),
+            *("blind21", "blind22", "blind23", "blind24", "blind25", "blind26", "blind27"),
         )
     ]
     + [
-        # Issue 4's "always" is not met here: one off-topic question each, both naming England,
-        # which the article names too ("How much is the minimum wage in England this year?",
-        # confidence 0.30 against the threshold 0.27). Refitting abstention to refuse them
-        # costs far more than it saves (docs/quality.md, round six). Strict: a fix must
-        # update this list.
+        # Issue 4's "always" is not met here: "How much is the minimum wage in England this
+        # year?" is answered (confidence 0.30 against the threshold 0.27); England is named in
+        # the article. Refitting abstention to refuse such questions costs far more than it
+        # saves (docs/quality.md, round six). Strict: a fix must move it to the list above.
         pytest.param(
-            f"{split}/off-topic.jsonl",
+            "blind28/off-topic.jsonl",
             marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
         )
-        for split in ("blind24", "blind28")
     ],
 )
 def test_off_topic_questions_are_always_abstained(

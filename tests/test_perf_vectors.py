@@ -78,7 +78,7 @@ def test_compact_storage_keeps_recall(
     assert info["storage"] == storage and info["kind"] == kind
     assert recall_at(index, exact, queries) >= floor
     # Retrieval re-scores lexical candidates from stored vectors: they must decode close.
-    assert float(np.dot(index.reconstruct(7), matrix[7])) > 0.99
+    assert float(np.dot(index.reconstruct_batch(np.array([7]))[0], matrix[7])) > 0.99
 
 
 def test_save_and_load_keep_results_and_settings(
@@ -124,10 +124,10 @@ def test_segments_search_as_one_index(data: tuple[np.ndarray, np.ndarray], exact
     got_scores, got_rows = segments.search(queries, 10)
     np.testing.assert_array_equal(got_rows, want_rows)
     np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5)
-    for row in (0, 3999, 4000, 4001, 5999):
-        np.testing.assert_array_equal(segments.reconstruct(row), matrix[row])
+    rows = np.array([5999, 0, 4000, 3999, 4001])
+    np.testing.assert_array_equal(segments.reconstruct_batch(rows), matrix[rows])
     with pytest.raises(IndexError):
-        segments.reconstruct(6000)
+        segments.reconstruct_batch(np.array([6000]))
 
 
 def test_segments_pad_short_results_like_faiss(data: tuple[np.ndarray, np.ndarray]) -> None:

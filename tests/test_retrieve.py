@@ -17,10 +17,10 @@ from trustbot.retrieve import (
     FEATURES,
     WEIGHTS,
     Hit,
+    _spans,
     acronym_links,
     answer_near,
     candidates,
-    context_rows,
     is_agent,
     new_answers,
     paragraph_rows,
@@ -172,9 +172,10 @@ def test_passages_widen_one_sentence_paragraphs(answerer: Answerer) -> None:
     row = index.row_of("news", 2)
     assert row is not None
     assert list(paragraph_rows(index, row)) == [row]
-    assert list(context_rows(index, row)) == [row - 1, row]
-    first = index.row_of("news", 0)
-    assert first is not None and list(context_rows(index, first)) == [first, first + 1]
+    # A passage (first and last + 1 sentence of the article) holds at least MIN_CONTEXT
+    # sentences: the sentence before, or for the first sentence the one after.
+    passages = _spans(next(a for a in index.articles if a.id == "news"))[1]
+    assert passages[2] == (1, 3) and passages[0] == (0, 2)
 
 
 def test_candidates_carry_every_feature(answerer: Answerer) -> None:
@@ -218,6 +219,20 @@ def test_a_role_synonym_counts_as_the_question_word(answerer: Answerer) -> None:
 def test_names_the_index_never_mentions_are_counted(answerer: Answerer) -> None:
     r = retrieve(answerer.index, answerer.embedder, "What did Boris Johnson find in Paris?")
     assert r.unknown_names == 1.0
+
+
+def test_a_name_is_known_only_whole_or_give_or_take_an_ending(tmp_path: Path) -> None:
+    # Sharing its first letters with an indexed word is enough for a term to count as present
+    # (regulator/regulatory) but not for a name to be known: a question about Scandinavia is
+    # not about scandals. India/Indian is the same name.
+    emb = HashEmbedder()
+    article = parse_article(
+        "Several scandals hit the trust in India.\n\nThe weather was fine.", "a"
+    )
+    write_index(tmp_path, [article], emb)
+    index = load_index(tmp_path, emb)
+    assert retrieve(index, emb, "Did Scandinavian regulators act?").unknown_names == 1.0
+    assert retrieve(index, emb, "Did the Indian trust act?").unknown_names == 0.0
 
 
 def test_who_said_finds_the_speaker_of_a_quotation(answerer: Answerer) -> None:

@@ -463,6 +463,10 @@ class _Term:
     weight: float
     rows: np.ndarray  # sorted row numbers
     forms: tuple[frozenset[str], ...] = ()  # the tokens of each other wording (acronym, synonym)
+    # Whether the token itself, another wording, or the token give or take a short ending occurs
+    # (India/Indian), not only a word sharing its first letters: for names ("Scandinavian" is
+    # not "scandals", "Southampton" not "south").
+    exact: bool = True
 
 
 def _terms(
@@ -496,8 +500,11 @@ def _terms(
     # Snowball leaves some relatives apart (respond/response, regulator/regulatory): indexed
     # tokens sharing a term's first PREFIX letters count as that term being present.
     by_prefix = _prefixes(index)
+    close = set()
     for t in dict.fromkeys(tokens):
         variants = [v for v in by_prefix.get(t[:PREFIX], ()) if v != t] if len(t) >= PREFIX else []
+        if any(v.startswith(t) or t.startswith(v) for v in variants if abs(len(v) - len(t)) <= 2):
+            close.add(t)
         found = [rows for _, rows, _ in index.lexical.postings(variants)]
         if found:  # one union for all variants: unions of long postings dominate at 1M rows
             alt_rows[t] = _union(alt_rows.get(t, found[0][:0]), *found)
@@ -507,7 +514,8 @@ def _terms(
         if t in alt_rows:
             rows = _union(rows, alt_rows[t])
         w = math.log((n + 1) / (rows.size + 0.5))
-        terms.append(_Term(t, w, rows, tuple(alt_forms.get(t, ()))))
+        forms = tuple(alt_forms.get(t, ()))
+        terms.append(_Term(t, w, rows, forms, t in postings or bool(forms) or t in close))
     return terms, lexical
 
 
@@ -537,7 +545,7 @@ def _unknown_names(question: str, terms: Sequence[_Term]) -> float:
     names = set(text_tokens(" ".join(_NAME_WORD.findall(question)))) - _question_stopwords()
     if not names:
         return 0.0
-    found = {t.token for t in terms if t.rows.size}
+    found = {t.token for t in terms if t.exact}
     return len(names - found) / len(names)
 
 
@@ -614,14 +622,6 @@ def paragraph_rows(index: LoadedIndex, row: int) -> range:
     return range(row - si + lo, row - si + hi)
 
 
-def context_rows(index: LoadedIndex, row: int) -> range:
-    """The rows of ``row``'s passage: its paragraph, widened by neighbouring sentences of the
-    article while it holds fewer than ``MIN_CONTEXT``."""
-    art, si = index.sentence(row)
-    lo, hi = _spans(art)[1][si]
-    return range(row - si + lo, row - si + hi)
-
-
 def candidates(
     index: LoadedIndex,
     embedder: Embedder,
@@ -657,7 +657,7 @@ def candidates(
     missing = [int(r) for r in rows if int(r) not in dense]
     if missing:
         # Strong lexical matches the dense side missed: score them against the question too.
-        vectors = np.vstack([index.faiss_index.reconstruct(r) for r in missing])
+        vectors = index.faiss_index.reconstruct_batch(np.array(missing, dtype=np.int64))
         dense.update(zip(missing, (vectors @ q[0]).tolist(), strict=True))
     d = np.array([dense[int(r)] for r in rows])
     top_lex = float(lexical.max())
@@ -665,30 +665,36 @@ def candidates(
     base = BASE_DENSE * d + (1 - BASE_DENSE) * lex
 
     # Which terms occur in each candidate and in each row of the candidates' passages.
-    spans = [context_rows(index, r) for r in rows.tolist()]
-    passage = np.unique(np.concatenate([np.arange(sp.start, sp.stop) for sp in spans]))
+    located = [index.sentence(r) for r in rows.tolist()]
+    cached = [_spans(art) for art, _ in located]
+    spans = [c[1][si] for c, (_, si) in zip(cached, located, strict=True)]
+    # Each candidate's passage as rows: its article's first row + the span within the article.
+    bounds = np.array([(a - si, b - si) for (a, b), (_, si) in zip(spans, located, strict=True)])
+    lo_rows, hi_rows = rows + bounds[:, 0], rows + bounds[:, 1]
+    # Every row of every passage: the ranges lo..hi laid end to end, then made unique.
+    lengths = hi_rows - lo_rows
+    shift = np.repeat(lo_rows - (np.cumsum(lengths) - lengths), lengths)
+    passage = np.unique(shift + np.arange(lengths.sum()))
     present = np.zeros((passage.size, len(terms)), dtype=bool)
     for j, t in enumerate(terms):
         if t.rows.size:  # sorted: a binary search per passage row, not a sort of all of t.rows
             at_term = np.minimum(np.searchsorted(t.rows, passage), t.rows.size - 1)
             present[:, j] = t.rows[at_term] == passage
+    at = np.searchsorted(passage, rows)
+    lo = np.searchsorted(passage, lo_rows)
+    hi = np.searchsorted(passage, hi_rows)
     anaphors = np.zeros(passage.size, dtype=bool)
     quoted: dict[int, tuple[StoredArticle, int]] = {}  # passage position -> article, speaker
-    for r, sp in zip(rows.tolist(), spans, strict=True):
-        art, si = index.sentence(r)
-        first = r - si
-        at_span = int(np.searchsorted(passage, sp.start))
-        _, _, opens, speakers = _spans(art)
-        anaphors[at_span : at_span + len(sp)] = opens[sp.start - first : sp.stop - first]
+    for (art, _), (_, _, opens, speakers), (a, b), at_span in zip(
+        located, cached, spans, lo.tolist(), strict=True
+    ):
+        anaphors[at_span : at_span + b - a] = opens[a:b]
         if speakers.size:
-            for j in np.flatnonzero(speakers[sp.start - first : sp.stop - first] >= 0).tolist():
-                quoted[at_span + j] = art, int(speakers[sp.start - first + j])
+            for j in np.flatnonzero(speakers[a:b] >= 0).tolist():
+                quoted[at_span + j] = art, int(speakers[a + j])
     _inherit_speakers(quoted, present, terms)
     _inherit_antecedents(passage, anaphors, present, terms)
     weights = np.array([t.weight for t in terms])
-    at = np.searchsorted(passage, rows)
-    lo = np.searchsorted(passage, [sp.start for sp in spans])
-    hi = np.searchsorted(passage, [sp.stop for sp in spans])
     coverage = present[at] @ weights / (weights.sum() or 1.0)
     # The same with idf counted inside the passage: what singles the sentence out from its
     # neighbours, which share its topic.
@@ -703,11 +709,14 @@ def candidates(
         where=local_total > 0,
     )
     # The best base score among the candidates of the same passage, and of the same article.
-    passage_base = np.full(passage.size, -np.inf)
-    passage_base[at] = base
-    paragraph = np.array([passage_base[a:b].max() for a, b in zip(lo, hi, strict=True)])
-    _, article_of = np.unique([index.rows[r][0] for r in rows.tolist()], return_inverse=True)
-    article_best = np.full(article_of.max() + 1, -np.inf)
+    # Candidates run in row order, so those inside a passage are a run of them: first..last.
+    first, last = np.searchsorted(at, lo), np.searchsorted(at, hi)
+    paragraph = base.copy()
+    for step in range(int((last - first).max())):
+        paragraph = np.maximum(paragraph, base[np.minimum(first + step, last - 1)])
+    numbers: dict[str, int] = {}
+    article_of = np.array([numbers.setdefault(art.id, len(numbers)) for art, _ in located])
+    article_best = np.full(len(numbers), -np.inf)
     np.maximum.at(article_best, article_of, base)
     article = article_best[article_of]
     answer_type = np.zeros(rows.size)
@@ -716,8 +725,8 @@ def candidates(
     if kind != "other":
         keys = topic_keys(question, synonyms)
         verb_keys = topic_keys(question, synonyms, names=False) if kind == "who" else ()
-        for i, r in enumerate(rows.tolist()):
-            text = _text(index, r)
+        for i, (art, si) in enumerate(located):
+            text = art.text(si)
             found = new_answers(kind, text, question)
             if found:
                 answer_type[i] = 1.0

@@ -148,7 +148,7 @@ class Segments:
 
     A large base index stays as it is while small segments hold the articles added since
     (see ``trustbot.segments``). It offers what retrieval uses of a FAISS index: ``ntotal``,
-    ``d``, ``search``, ``reconstruct``. ``dead`` holds, per part, the sorted rows of deleted
+    ``d``, ``search``, ``reconstruct_batch``. ``dead`` holds, per part, the sorted rows of deleted
     articles (tombstones), which searches skip.
     """
 
@@ -185,13 +185,16 @@ class Segments:
                 scores[q, j], rows[q, j] = s, r
         return scores, rows
 
-    def reconstruct(self, row: int) -> NDArray[np.float32]:
-        """The stored vector of ``row``."""
-        part = int(np.searchsorted(self.offsets, row, side="right")) - 1
-        if not 0 <= part < len(self.parts) or row >= self.ntotal:
-            raise IndexError(f"row {row} is outside 0..{self.ntotal - 1}")
-        vector: NDArray[np.float32] = self.parts[part].reconstruct(row - int(self.offsets[part]))
-        return vector
+    def reconstruct_batch(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The stored vectors of ``rows``, one per row."""
+        if rows.size and (rows.min() < 0 or rows.max() >= self.ntotal):
+            raise IndexError(f"rows outside 0..{self.ntotal - 1}")
+        part = np.searchsorted(self.offsets, rows, side="right") - 1
+        out = np.empty((rows.size, self.d), dtype=np.float32)
+        for p in np.unique(part).tolist():
+            mine = part == p
+            out[mine] = self.parts[p].reconstruct_batch(rows[mine] - self.offsets[p])
+        return out
 
 
 def _skipping(index: Any, dead: NDArray[np.int64]) -> tuple[Any, ...] | None:
