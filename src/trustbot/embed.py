@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -118,8 +119,9 @@ class SentenceTransformerEmbedder:
                 )
         return self._sha
 
-    @property
+    @functools.cached_property
     def dim(self) -> int:
+        # Read once: every encode asks for it, and a file read per question is a tenth of a ms.
         try:
             config = json.loads((self.model_dir / "config.json").read_text())
             return int(config["hidden_size"])
