@@ -58,6 +58,13 @@ def answerer(tmp_path: Path) -> Answerer:
     return Answerer(load_index(tmp_path, emb), emb)
 
 
+def one_article(tmp_path: Path, text: str) -> tuple[LoadedIndex, HashEmbedder]:
+    """An index of one article with ``text`` as its body, and its embedder."""
+    emb = HashEmbedder()
+    write_index(tmp_path, [parse_article(text, "a")], emb)
+    return load_index(tmp_path, emb), emb
+
+
 def texts(a: Answerer, rows: list[int]) -> list[str]:
     return [a.index.sentence(r)[0].text(a.index.sentence(r)[1]) for r in rows]
 
@@ -225,12 +232,7 @@ def test_a_name_is_known_only_whole_or_give_or_take_an_ending(tmp_path: Path) ->
     # Sharing its first letters with an indexed word is enough for a term to count as present
     # (regulator/regulatory) but not for a name to be known: a question about Scandinavia is
     # not about scandals. India/Indian is the same name.
-    emb = HashEmbedder()
-    article = parse_article(
-        "Several scandals hit the trust in India.\n\nThe weather was fine.", "a"
-    )
-    write_index(tmp_path, [article], emb)
-    index = load_index(tmp_path, emb)
+    index, emb = one_article(tmp_path, "Several scandals hit the trust in India.\n\nThe weather.")
     assert retrieve(index, emb, "Did Scandinavian regulators act?").unknown_names == 1.0
     assert retrieve(index, emb, "Did the Indian trust act?").unknown_names == 0.0
 
@@ -306,12 +308,9 @@ def test_rank_with_other_weights(answerer: Answerer) -> None:
 
 
 def test_relatives_the_stemmer_keeps_apart_still_match(tmp_path: Path) -> None:
-    emb = HashEmbedder()
-    article = parse_article(
-        "The board is responding to the audit.\n\nThe weather was fine all week.", "a"
+    index, emb = one_article(
+        tmp_path, "The board is responding to the audit.\n\nThe weather was fine all week."
     )
-    write_index(tmp_path, [article], emb)
-    index = load_index(tmp_path, emb)
     hits = retrieve(index, emb, "What was the board's response?").hits
     assert (
         index.sentence(hits[0].row)[0]
@@ -322,15 +321,12 @@ def test_relatives_the_stemmer_keeps_apart_still_match(tmp_path: Path) -> None:
 
 
 def test_a_sentence_opening_with_a_pronoun_holds_the_words_before_it(tmp_path: Path) -> None:
-    emb = HashEmbedder()
-    article = parse_article(
+    index, emb = one_article(
+        tmp_path,
         "Grant Thornton wrote a review of the trust.\n\n"
         "This report was commissioned by the regulator.\n\n"
         "The survey was commissioned by the council.",
-        "a",
     )
-    write_index(tmp_path, [article], emb)
-    index = load_index(tmp_path, emb)
     c = candidates(index, emb, "Why was the Grant Thornton review commissioned?")
     coverage = dict(
         zip(texts_of(index, c.rows), c.features[:, FEATURES.index("coverage")], strict=True)
