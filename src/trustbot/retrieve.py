@@ -500,7 +500,7 @@ def _terms(
     # Snowball leaves some relatives apart (respond/response, regulator/regulatory): indexed
     # tokens sharing a term's first PREFIX letters count as that term being present.
     by_prefix = _prefixes(index)
-    close = set()
+    close: set[str] = set()  # terms whose variants include the term give or take an ending
     for t in dict.fromkeys(tokens):
         variants = [v for v in by_prefix.get(t[:PREFIX], ()) if v != t] if len(t) >= PREFIX else []
         if any(v.startswith(t) or t.startswith(v) for v in variants if abs(len(v) - len(t)) <= 2):
