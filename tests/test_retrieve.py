@@ -192,6 +192,30 @@ def test_candidates_carry_every_feature(answerer: Answerer) -> None:
     assert np.all((c.features[:, 2] >= 0) & (c.features[:, 2] <= 1))  # coverage is a share
 
 
+def test_the_window_signal_sums_a_sentence_with_its_neighbours_in_its_article(
+    answerer: Answerer,
+) -> None:
+    index, emb = answerer.index, answerer.embedder
+    question = "What is the annual turnover of the trust?"
+    c = candidates(index, emb, question)
+    q = emb.encode([question])[0]
+    vectors = index.faiss_index.reconstruct_batch(np.arange(index.faiss_index.ntotal))
+    window = c.features[:, FEATURES.index("window")]
+    dense = c.features[:, FEATURES.index("dense")]
+    checked = set()
+    for row, got, cosine in zip(c.rows.tolist(), window, dense, strict=True):
+        art, si = index.sentence(row)
+        # The first sentence of an article has no neighbour before it, the last none after:
+        # the rows either side belong to another article (SPORT follows NEWS in the index).
+        lo = row - (si > 0)
+        hi = row + (si + 1 < len(art.sentences))
+        together = vectors[lo : hi + 1].sum(axis=0)
+        assert got == pytest.approx(float(together @ q) / float(np.linalg.norm(together)), abs=1e-5)
+        assert cosine == pytest.approx(float(vectors[row] @ q), abs=1e-5)
+        checked.add((si == 0, si + 1 == len(art.sentences)))
+    assert {(True, False), (False, True), (False, False)} <= checked
+
+
 def test_exact_repeats_are_ranked_once(answerer: Answerer) -> None:
     hits = retrieve(answerer.index, answerer.embedder, "What is the annual turnover?").hits
     found = texts(answerer, [h.row for h in hits])

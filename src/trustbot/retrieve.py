@@ -58,6 +58,7 @@ FEATURES = (
     "agent",  # who-question and a new name stands next to the question's verb/noun (is_agent)
     "passage_coverage",  # idf-weighted share of the question's terms found in the passage
     "answer_near",  # typed question and the new name/date/number is near its words (answer_near)
+    "window",  # cosine of question and the sentence with its neighbours (sum of their vectors)
 )
 # One set of weights for typed questions (who, when, where, how many, how much), whose answer-type
 # signals change how closely the wording must match, and one for the rest. Fitted by
@@ -67,8 +68,12 @@ FEATURES = (
 # set for all questions (question-level folds for the bundled article): xquad-r dev 0.778 ->
 # 0.783, bundled 0.802 -> 0.821, squad2-normans 0.812 -> 0.802.
 WEIGHTS = {
-    "typed": np.array([3.537, 1.190, 3.213, 1.133, 2.770, 2.752, 1.356, 0.200, 3.612, 0.936]),
-    "other": np.array([3.959, 0.265, 3.932, 3.492, 5.364, 3.192, 0.000, 0.000, 4.272, 0.000]),
+    "typed": np.array(
+        [2.887, 1.302, 2.819, 1.379, 1.871, 2.198, 1.251, 0.192, 3.463, 1.033, 3.424]
+    ),
+    "other": np.array(
+        [3.081, 0.478, 3.706, 3.573, 4.338, 2.375, 0.000, 0.000, 4.187, 0.000, 4.269]
+    ),
 }
 
 
@@ -639,13 +644,10 @@ def candidates(
     if n == 0:
         return Candidates(question, kind, np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURES))))
     q = embedder.encode([question]) if query is None else query.reshape(1, -1)
-    dense_scores, dense_rows = index.faiss_index.search(q, min(depth, n))
-    dense = {
-        int(r): float(s) for r, s in zip(dense_rows[0], dense_scores[0], strict=True) if r >= 0
-    }
+    _, dense_rows = index.faiss_index.search(q, min(depth, n))
 
     terms, lexical = _terms(index, question, [])
-    seed = set(dense) | set(_top(lexical, depth).tolist())
+    seed = set(dense_rows[0][dense_rows[0] >= 0].tolist()) | set(_top(lexical, depth).tolist())
     extra = _expansions(question, {id(a): a for a, _ in map(index.sentence, seed)}.values())
     synonyms = synonym_pairs(question)
     extra += synonyms
@@ -654,18 +656,27 @@ def candidates(
         seed |= set(_top(lexical, depth).tolist())
 
     rows = np.array(sorted(seed), dtype=np.int64)
-    missing = [int(r) for r in rows if int(r) not in dense]
-    if missing:
-        # Strong lexical matches the dense side missed: score them against the question too.
-        vectors = index.faiss_index.reconstruct_batch(np.array(missing, dtype=np.int64))
-        dense.update(zip(missing, (vectors @ q[0]).tolist(), strict=True))
-    d = np.array([dense[int(r)] for r in rows])
+    located = [index.sentence(r) for r in rows.tolist()]
+    # Each candidate's vector and those of the sentences either side of it in its article (the
+    # candidate's own row stands in for a missing neighbour, then zeroed).
+    sides = np.array([(si > 0, si + 1 < len(art.sentences)) for art, si in located], dtype=bool)
+    block = index.faiss_index.reconstruct_batch(
+        np.concatenate([rows, rows - sides[:, 0], rows + sides[:, 1]])
+    ).reshape(3, rows.size, -1)
+    block[1, ~sides[:, 0]] = 0.0
+    block[2, ~sides[:, 1]] = 0.0
+    # The cosine, also of strong lexical matches the dense side missed.
+    d = block[0] @ q[0]
+    # The sentence in its context: the question's cosine with the sum of the three vectors (the
+    # mean-pooled embedding of the three sentences together, roughly, without a model pass).
+    together = block.sum(axis=0)
+    norms = np.sqrt(np.maximum(np.einsum("ij,ij->i", together, together), 1e-12))
+    window = (together @ q[0]) / norms
     top_lex = float(lexical.max())
     lex = lexical[rows] / top_lex if top_lex > 0 else np.zeros(rows.size)
     base = BASE_DENSE * d + (1 - BASE_DENSE) * lex
 
     # Which terms occur in each candidate and in each row of the candidates' passages.
-    located = [index.sentence(r) for r in rows.tolist()]
     cached = [_spans(art) for art, _ in located]
     spans = [c[1][si] for c, (_, si) in zip(cached, located, strict=True)]
     # Each candidate's passage as rows: its article's first row + the span within the article.
@@ -734,7 +745,7 @@ def candidates(
                 agent[i] = bool(verb_keys) and is_agent(text, found, verb_keys)
     passage_cov = (inside > 0) @ weights / (weights.sum() or 1.0)
     features = np.column_stack(
-        [d, lex, coverage, local, paragraph, article, answer_type, agent, passage_cov, near]
+        [d, lex, coverage, local, paragraph, article, answer_type, agent, passage_cov, near, window]
     )
     return Candidates(question, kind, rows, features, _unknown_names(question, terms))
 
