@@ -83,7 +83,7 @@ def test_off_topic_questions_are_always_abstained(
         # 0.817 / 0.683, blind22 0.817 / 0.817, blind23 0.850 / 0.817, blind24 0.783 / 0.700
         # (kept out of every fit; the window signal was chosen reading their numbers); blind25
         # 0.700 / 0.567, blind26 0.867 / 0.867, blind27 0.933 / 0.933, blind28 0.883 / 0.850
-        # (not read: run once on the final code of rounds six and seven).
+        # (never read; run on round five's, round six's and round seven's final code).
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
