@@ -48,6 +48,7 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             *("blind8", "blind9", "blind10", "blind11", "blind12", "blind13", "blind14"),
             *("blind15", "blind16", "blind17", "blind18", "blind19", "blind20"),
             *("blind21", "blind22", "blind23", "blind24", "blind25", "blind26", "blind27"),
+            *("blind29", "blind30", "blind31", "blind32"),
         )
     ]
     + [
@@ -83,7 +84,9 @@ def test_off_topic_questions_are_always_abstained(
         # 0.817 / 0.683, blind22 0.817 / 0.817, blind23 0.850 / 0.817, blind24 0.783 / 0.700
         # (kept out of every fit; the window signal was chosen reading their numbers); blind25
         # 0.700 / 0.567, blind26 0.867 / 0.867, blind27 0.933 / 0.933, blind28 0.883 / 0.850
-        # (never read; run on round five's, round six's and round seven's final code).
+        # (never read; run on round five's, round six's and round seven's final code); blind29
+        # 0.800 / 0.667, blind30 0.783 / 0.683, blind31 0.933 / 0.867, blind32 0.817 / 0.717
+        # (written in round seven, run once on its final code, not read).
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
@@ -117,6 +120,10 @@ def test_off_topic_questions_are_always_abstained(
         ("blind26/paraphrases.jsonl", 0.85, 0.85),
         ("blind27/paraphrases.jsonl", 0.91, 0.91),
         ("blind28/paraphrases.jsonl", 0.86, 0.83),
+        ("blind29/paraphrases.jsonl", 0.78, 0.65),
+        ("blind30/paraphrases.jsonl", 0.76, 0.66),
+        ("blind31/paraphrases.jsonl", 0.91, 0.85),
+        ("blind32/paraphrases.jsonl", 0.80, 0.70),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
