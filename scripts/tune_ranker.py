@@ -25,6 +25,7 @@ shipped ones are ``src/trustbot/reranker.npz``.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def fit_trees(data: list[Group]) -> Trees:
         early_stopping=False,
         random_state=0,
     ).fit(x, y, sample_weight=weight)
-    return _complete(model)
+    return dataclasses.replace(_complete(model), signals=FEATURES)
 
 
 def _complete(model: Any) -> Trees:

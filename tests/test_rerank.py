@@ -3,6 +3,7 @@ and that ``rank`` lets the trees order the linear stage's best candidates."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -53,18 +54,28 @@ def test_scikit_learn_trees_convert_exactly(tmp_path: Path) -> None:
     trees = tune_ranker._complete(model)
     probe = rng.normal(size=(500, 5))
     np.testing.assert_allclose(trees.logits(probe), model.decision_function(probe), atol=1e-9)
-    save(trees, str(tmp_path / "t.npz"))
+    save(dataclasses.replace(trees, signals=("a", "b")), str(tmp_path / "t.npz"))
     with np.load(tmp_path / "t.npz") as z:
         assert z["feature"].shape == trees.feature.shape
+        assert z["signals"].tolist() == ["a", "b"]
 
 
 def test_the_shipped_trees_fit_the_inputs() -> None:
-    trees = load()
+    trees = load(FEATURES)
+    assert trees.signals == FEATURES
     inner = trees.feature.shape[1]
     assert trees.leaf.shape == (trees.feature.shape[0], inner + 1)
     assert trees.feature.min() >= 0
     assert trees.feature.max() < len(FEATURES) + len(KINDS)
     assert np.isfinite(trees.leaf).all()
+
+
+def test_trees_fitted_on_other_signals_are_refused() -> None:
+    # A signal added, dropped or moved without a refit would shift the trees' columns.
+    with pytest.raises(RuntimeError, match="refit it"):
+        load(FEATURES[:-1])
+    with pytest.raises(RuntimeError, match="refit it"):
+        load(FEATURES[1:] + FEATURES[:1])
 
 
 NEWS = parse_article(

@@ -45,6 +45,7 @@ class Trees:
     threshold: np.ndarray  # (trees, 2**depth - 1); +inf below a leaf: always go left
     leaf: np.ndarray  # (trees, 2**depth)
     base: float  # the log-odds every tree adds to
+    signals: tuple[str, ...] = ()  # the names of the signal columns the trees were fitted on
 
     @property
     def depth(self) -> int:
@@ -92,11 +93,26 @@ def save(trees: Trees, path: str) -> None:
         threshold=trees.threshold,
         leaf=trees.leaf,
         base=np.array([trees.base]),
+        signals=np.array(trees.signals, dtype=str),
     )
 
 
 @functools.lru_cache(maxsize=1)
-def load() -> Trees:
-    """The trees shipped with the package."""
+def load(signals: tuple[str, ...]) -> Trees:
+    """The trees shipped with the package, which must have been fitted on ``signals`` (the
+    ranker's features, in order): trees read with their columns shifted would rank silently
+    worse."""
     with resources.files("trustbot").joinpath(_FILE).open("rb") as f, np.load(f) as z:
-        return Trees(z["feature"].astype(np.int64), z["threshold"], z["leaf"], float(z["base"][0]))
+        trees = Trees(
+            z["feature"].astype(np.int64),
+            z["threshold"],
+            z["leaf"],
+            float(z["base"][0]),
+            tuple(str(s) for s in z["signals"]),
+        )
+    if trees.signals != signals:
+        raise RuntimeError(
+            f"{_FILE} was fitted on the signals {', '.join(trees.signals)}, not on "
+            f"{', '.join(signals)}: refit it with scripts/tune_ranker.py --save"
+        )
+    return trees

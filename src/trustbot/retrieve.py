@@ -815,7 +815,9 @@ def rank(
     probability = np.exp(scores - scores.max())
     probability /= probability.sum()
     order = np.argsort(-scores, kind="stable")
-    order = reorder(order, cands.features, cands.kind, load_trees() if trees is None else trees)
+    order = reorder(
+        order, cands.features, cands.kind, load_trees(FEATURES) if trees is None else trees
+    )
     hits: list[Hit] = []
     seen: set[str] = set()
     for i in order.tolist():
