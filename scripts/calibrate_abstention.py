@@ -61,8 +61,7 @@ def collect(pairs: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         vectors = embedder.encode([q.question for q in qs])
         for q, vec in zip(qs, vectors, strict=True):
             c = candidates(index, embedder, q.question, query=vec)
-            hits = tuple(rank(index, c))
-            retrieval = Retrieval(q.question, c.kind, hits, c.unknown_names, c.no_shared_words)
+            retrieval = Retrieval(q.question, c.kind, tuple(rank(index, c)), c.unknown_names)
             xs.append(signals(index, retrieval))
             ys.append(q.answer is not None and q.article in ids)
             names.append(Path(qfile).name)

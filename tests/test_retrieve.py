@@ -261,15 +261,6 @@ def test_a_name_is_known_only_whole_or_give_or_take_an_ending(tmp_path: Path) ->
     assert retrieve(index, emb, "Did the Indian trust act?").unknown_names == 0.0
 
 
-def test_a_question_sharing_no_word_with_the_index_is_flagged(tmp_path: Path) -> None:
-    # Not one word of the question, in any of its wordings, occurs in any indexed sentence.
-    index, emb = one_article(tmp_path, "The watchdog lifted the undertakings.\n\nThe weather.")
-    assert retrieve(index, emb, "Is a heat pump worth it?").no_shared_words
-    assert not retrieve(index, emb, "Is the heat pump lifted?").no_shared_words
-    # A synonym counts: "regulator" is found as "watchdog".
-    assert not retrieve(index, emb, "What did the regulator do?").no_shared_words
-
-
 def test_who_said_finds_the_speaker_of_a_quotation(answerer: Answerer) -> None:
     q = "Who said there will be further challenges ahead?"
     hits = retrieve(answerer.index, answerer.embedder, q).hits

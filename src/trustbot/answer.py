@@ -72,18 +72,15 @@ def clean_question(question: str) -> str:
 # answer rate, its abstain rate on absent articles, bundled paraphrase answer rate, off-topic
 # abstain rate, among thresholds that abstain on every off-topic question. Dev numbers at it
 # (calibrated model | plain best-cosine threshold chosen by the same rule), refitted in round
-# eight with the no_shared_words signal:
-#   xquad-r dev, article indexed: answered 0.959 | 0.975
-#   xquad-r dev, article not indexed: abstained 0.959 | 0.863
-#   bundled article paraphrases: answered 0.980 | 0.790; off-topic: abstained 1.000 | 1.000
+# seven after the ranker gained its window signal:
+#   xquad-r dev, article indexed: answered 0.966 | 0.975
+#   xquad-r dev, article not indexed: abstained 0.962 | 0.863
+#   bundled article paraphrases: answered 0.965 | 0.790; off-topic: abstained 1.000 | 1.000
 #   squad2-normans answerable: answered 1.000 | 0.969; unanswerable: abstained 0.125 | 0.062
-# (Round seven's five signals: 0.966, 0.962, 0.965, 1.000 and the same squad2-normans rates. The
-# sixth signal trades: it carries the off-topic questions of a one-article index, so the cosine
-# weighs less, which answers more colloquial questions and costs the many-article rates a little.)
-SIGNALS = ("dense", "coverage", "missing_number", "unknown_names", "focus", "no_shared_words")
-SIGNAL_WEIGHTS = (2.387, 1.150, -1.589, -2.751, 3.534, -2.559)
-SIGNAL_BIAS = -5.127
-ANSWER_THRESHOLD = 0.2963
+SIGNALS = ("dense", "coverage", "missing_number", "unknown_names", "focus")
+SIGNAL_WEIGHTS = (2.921, 1.391, -1.562, -3.005, 3.104)
+SIGNAL_BIAS = -5.159
+ANSWER_THRESHOLD = 0.2676
 
 # Composition: a further sentence is cited beside the best one when the ranker gives it at least
 # this probability of being the answer. The ranker's softmax is fitted as that probability and is
@@ -114,9 +111,7 @@ def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
     1066" when the paragraph says 1067); ``unknown_names``: the share of the question's names
     that appear nowhere in the index (a question about another story names people and places
     this corpus never mentions); ``focus``: the share of the ranker's probability that falls on
-    the best sentence's article (a question no article answers scatters over several);
-    ``no_shared_words``: 1 when no word of the question, in any of its wordings, occurs anywhere
-    in the index ("is a heat pump worth it?" asked of a story about a hospital trust).
+    the best sentence's article (a question no article answers scatters over several).
     """
     top = retrieval.hits[0]
     paragraph = _paragraph_text(index, top.row).casefold()
@@ -127,7 +122,6 @@ def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
         float(any(n not in paragraph for n in numbers)),
         retrieval.unknown_names,
         _focus(index, retrieval.hits),
-        float(retrieval.no_shared_words),
     ]
 
 

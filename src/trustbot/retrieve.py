@@ -105,8 +105,6 @@ class Retrieval:
     hits: tuple[Hit, ...]
     # share of the question's names (capitalised words after the first) the index never mentions
     unknown_names: float = 0.0
-    # no term of the question, in any of its wordings, occurs anywhere in the index
-    no_shared_words: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,6 @@ class Candidates:
     rows: np.ndarray
     features: np.ndarray
     unknown_names: float = 0.0
-    no_shared_words: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -752,7 +749,7 @@ def candidates(
     features = np.column_stack(
         [d, lex, coverage, local, paragraph, article, answer_type, agent, passage_cov, near, window]
     )
-    return Candidates(question, kind, rows, features, _unknown_names(question, terms), top_lex == 0)
+    return Candidates(question, kind, rows, features, _unknown_names(question, terms))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -865,5 +862,4 @@ def _speaker_first(index: LoadedIndex, hits: list[Hit], question: str) -> list[H
 def retrieve(index: LoadedIndex, embedder: Embedder, question: str) -> Retrieval:
     """The ranked candidate sentences for ``question`` and its question-level signals."""
     cands = candidates(index, embedder, question)
-    hits = tuple(rank(index, cands))
-    return Retrieval(question, cands.kind, hits, cands.unknown_names, cands.no_shared_words)
+    return Retrieval(question, cands.kind, tuple(rank(index, cands)), cands.unknown_names)
