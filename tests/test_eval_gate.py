@@ -49,12 +49,12 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             *("blind15", "blind16", "blind17", "blind18", "blind19", "blind20"),
             *("blind21", "blind22", "blind23", "blind24", "blind25", "blind26", "blind27"),
             *("blind29", "blind30", "blind31", "blind32", "blind33", "blind34", "blind35"),
-            "blind36",
+            *("blind36", "blind37", "blind38", "blind39", "blind40"),
         )
     ]
     + [
         # Issue 4's "always" is not met here: "How much is the minimum wage in England this
-        # year?" is answered (confidence 0.35 against the threshold 0.30); England is named in
+        # year?" is answered (confidence 0.30 against the threshold 0.27); England is named in
         # the article. Refitting abstention to refuse such questions costs far more than it
         # saves (docs/quality.md, round six). Strict: a fix must move it to the list above.
         pytest.param(
@@ -74,64 +74,68 @@ def test_off_topic_questions_are_always_abstained(
 @pytest.mark.parametrize(
     ("name", "p_at_1", "right"),
     [
-        # Measured (P@1, answered with the right first sentence) on round eight's code (round
-        # seven's ranking, abstention with no_shared_words), docs/quality.md. Tuned on: dev, check,
-        # holdout, blind-dev, blind-holdout, blind2-blind7. Kept out of every fit: blind8-blind24
-        # (read), blind25-blind28 (not read), blind29-blind32 (written in round seven, read in
-        # round eight), blind33-blind36 (written in round eight, run once on its code and on the
-        # code before it).
-        # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.800 / 0.783,
-        # blind-holdout 0.817 / 0.783, blind2 0.917 / 0.917, blind3 0.883 / 0.883, blind4 0.833 /
-        # 0.817, blind5 0.833 / 0.833, blind6 0.883 / 0.883, blind7 0.800 / 0.700, blind8 0.750 /
-        # 0.717, blind9 0.850 / 0.817, blind10 0.833 / 0.817, blind11 0.817 / 0.783, blind12 0.933 /
-        # 0.933, blind13 0.733 / 0.700, blind14 0.883 / 0.867, blind15 0.800 / 0.767, blind16 0.767
-        # / 0.717, blind17 0.833 / 0.800, blind18 0.900 / 0.883, blind19 0.900 / 0.900, blind20
-        # 0.883 / 0.867, blind21 0.817 / 0.717, blind22 0.817 / 0.817, blind23 0.850 / 0.817,
-        # blind24 0.783 / 0.750, blind25 0.700 / 0.617, blind26 0.867 / 0.867, blind27 0.933 /
-        # 0.933, blind28 0.883 / 0.850, blind29 0.800 / 0.750, blind30 0.783 / 0.717, blind31 0.933
-        # / 0.917, blind32 0.817 / 0.733, blind33 0.733 / 0.650, blind34 0.767 / 0.700, blind35
-        # 0.817 / 0.767, blind36 0.833 / 0.783
+        # Measured (P@1, answered with the right first sentence) on round seven's ranking and
+        # abstention, docs/quality.md. Tuned on: dev, check, holdout, blind-dev, blind-holdout,
+        # blind2-blind7. Kept out of every fit: blind8-blind24 (read), blind25-blind28 (not read),
+        # blind29-blind32 (read in round eight), blind33-blind40 (written in round eight, each
+        # run once on this code and, blind33-blind36, on a change that was then reverted).
+        # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.800 / 0.767,
+        # blind-holdout 0.817 / 0.733, blind2 0.917 / 0.917, blind3 0.883 / 0.883, blind4 0.833 /
+        # 0.817, blind5 0.833 / 0.817, blind6 0.883 / 0.867, blind7 0.800 / 0.700, blind8 0.750 /
+        # 0.700, blind9 0.850 / 0.800, blind10 0.833 / 0.783, blind11 0.817 / 0.750, blind12 0.933 /
+        # 0.933, blind13 0.733 / 0.667, blind14 0.883 / 0.867, blind15 0.800 / 0.750, blind16 0.767
+        # / 0.683, blind17 0.833 / 0.800, blind18 0.900 / 0.883, blind19 0.900 / 0.900, blind20
+        # 0.883 / 0.850, blind21 0.817 / 0.683, blind22 0.817 / 0.817, blind23 0.850 / 0.817,
+        # blind24 0.783 / 0.700, blind25 0.700 / 0.567, blind26 0.867 / 0.867, blind27 0.933 /
+        # 0.933, blind28 0.883 / 0.850, blind29 0.800 / 0.667, blind30 0.783 / 0.683, blind31 0.933
+        # / 0.867, blind32 0.817 / 0.717, blind33 0.733 / 0.650, blind34 0.767 / 0.633, blind35
+        # 0.817 / 0.767, blind36 0.833 / 0.750, blind37 0.833 / 0.783, blind38 0.850 / 0.850,
+        # blind39 0.650 / 0.567, blind40 0.783 / 0.733
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
         ("holdout/paraphrases.jsonl", 0.93, 0.93),
-        ("blind-dev/paraphrases.jsonl", 0.78, 0.76),
-        ("blind-holdout/paraphrases.jsonl", 0.80, 0.76),
+        ("blind-dev/paraphrases.jsonl", 0.78, 0.75),
+        ("blind-holdout/paraphrases.jsonl", 0.80, 0.71),
         ("blind2/paraphrases.jsonl", 0.90, 0.90),
         ("blind3/paraphrases.jsonl", 0.86, 0.86),
         ("blind4/paraphrases.jsonl", 0.81, 0.80),
-        ("blind5/paraphrases.jsonl", 0.81, 0.81),
-        ("blind6/paraphrases.jsonl", 0.86, 0.86),
+        ("blind5/paraphrases.jsonl", 0.81, 0.80),
+        ("blind6/paraphrases.jsonl", 0.86, 0.85),
         ("blind7/paraphrases.jsonl", 0.78, 0.68),
-        ("blind8/paraphrases.jsonl", 0.73, 0.70),
-        ("blind9/paraphrases.jsonl", 0.83, 0.80),
-        ("blind10/paraphrases.jsonl", 0.81, 0.80),
-        ("blind11/paraphrases.jsonl", 0.80, 0.76),
+        ("blind8/paraphrases.jsonl", 0.73, 0.68),
+        ("blind9/paraphrases.jsonl", 0.83, 0.78),
+        ("blind10/paraphrases.jsonl", 0.81, 0.76),
+        ("blind11/paraphrases.jsonl", 0.80, 0.73),
         ("blind12/paraphrases.jsonl", 0.91, 0.91),
-        ("blind13/paraphrases.jsonl", 0.71, 0.68),
+        ("blind13/paraphrases.jsonl", 0.71, 0.65),
         ("blind14/paraphrases.jsonl", 0.86, 0.85),
-        ("blind15/paraphrases.jsonl", 0.78, 0.75),
-        ("blind16/paraphrases.jsonl", 0.75, 0.70),
+        ("blind15/paraphrases.jsonl", 0.78, 0.73),
+        ("blind16/paraphrases.jsonl", 0.75, 0.66),
         ("blind17/paraphrases.jsonl", 0.81, 0.78),
         ("blind18/paraphrases.jsonl", 0.88, 0.86),
         ("blind19/paraphrases.jsonl", 0.88, 0.88),
-        ("blind20/paraphrases.jsonl", 0.86, 0.85),
-        ("blind21/paraphrases.jsonl", 0.80, 0.70),
+        ("blind20/paraphrases.jsonl", 0.86, 0.83),
+        ("blind21/paraphrases.jsonl", 0.80, 0.66),
         ("blind22/paraphrases.jsonl", 0.80, 0.80),
         ("blind23/paraphrases.jsonl", 0.83, 0.80),
-        ("blind24/paraphrases.jsonl", 0.76, 0.73),
-        ("blind25/paraphrases.jsonl", 0.68, 0.60),
+        ("blind24/paraphrases.jsonl", 0.76, 0.68),
+        ("blind25/paraphrases.jsonl", 0.68, 0.55),
         ("blind26/paraphrases.jsonl", 0.85, 0.85),
         ("blind27/paraphrases.jsonl", 0.91, 0.91),
         ("blind28/paraphrases.jsonl", 0.86, 0.83),
-        ("blind29/paraphrases.jsonl", 0.78, 0.73),
-        ("blind30/paraphrases.jsonl", 0.76, 0.70),
-        ("blind31/paraphrases.jsonl", 0.91, 0.90),
-        ("blind32/paraphrases.jsonl", 0.80, 0.71),
+        ("blind29/paraphrases.jsonl", 0.78, 0.65),
+        ("blind30/paraphrases.jsonl", 0.76, 0.66),
+        ("blind31/paraphrases.jsonl", 0.91, 0.85),
+        ("blind32/paraphrases.jsonl", 0.80, 0.70),
         ("blind33/paraphrases.jsonl", 0.71, 0.63),
-        ("blind34/paraphrases.jsonl", 0.75, 0.68),
+        ("blind34/paraphrases.jsonl", 0.75, 0.61),
         ("blind35/paraphrases.jsonl", 0.80, 0.75),
-        ("blind36/paraphrases.jsonl", 0.81, 0.76),
+        ("blind36/paraphrases.jsonl", 0.81, 0.73),
+        ("blind37/paraphrases.jsonl", 0.81, 0.76),
+        ("blind38/paraphrases.jsonl", 0.83, 0.83),
+        ("blind39/paraphrases.jsonl", 0.63, 0.55),
+        ("blind40/paraphrases.jsonl", 0.76, 0.71),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -174,7 +178,7 @@ def test_xquad_dev_subset_ranking(xquad: dict[str, dict[str, Any]]) -> None:
 
 def test_xquad_dev_subset_answers_and_abstains(xquad: dict[str, dict[str, Any]]) -> None:
     # Targets: answer >= 95% of questions whose article is indexed, abstain on >= 92% of those
-    # whose article is not. Measured: 0.964 and 0.959 (0.970 before round eight's no_shared_words).
+    # whose article is not. Measured: 0.970 and 0.959.
     assert xquad["answerable.jsonl"]["answer_rate"] >= 0.94
     absent = xquad["absent.jsonl"]
     assert absent["unanswerable"] == 97 and absent["abstain_rate"] >= 0.92
