@@ -56,7 +56,7 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         # Issue 4's "always" is not met here: "How much is the minimum wage in England this
         # year?" is answered (confidence 0.30 against the threshold 0.27); England is named in
         # the article. Refitting abstention to refuse such questions costs far more than it
-        # saves (docs/quality.md, round six). Strict: a fix must move it to the list above.
+        # saves (docs/quality-history.md, round six). Strict: a fix must move it to the list above.
         pytest.param(
             "blind28/off-topic.jsonl",
             marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
