@@ -121,9 +121,13 @@ def test_metrics() -> None:
     assert m.answer_rate == pytest.approx(3 / 4)
     assert m.answered_right == pytest.approx(1 / 4)
     assert m.abstain_rate == pytest.approx(1 / 2)
+    # Four answered: one right first sentence, two wrong ones, one answer to an unanswerable one.
+    assert m.precision == pytest.approx(1 / 4)
     assert m.mean_ms == pytest.approx(2.0)
     only_unanswerable = metrics("neg", results[4:])
     assert only_unanswerable.p_at_1 is None and only_unanswerable.answer_rate is None
+    assert only_unanswerable.precision == 0.0
+    assert metrics("none answered", [results[2]]).precision is None
 
 
 def test_tradeoff_moves_from_answering_everything_to_abstaining_on_everything() -> None:
@@ -134,6 +138,8 @@ def test_tradeoff_moves_from_answering_everything_to_abstaining_on_everything() 
     assert [p.threshold for p in curve] == pytest.approx([i / 10 for i in range(11)])
     assert (curve[0].answer_rate, curve[0].abstain_rate) == (1.0, 0.0)
     assert curve[4].answer_rate == pytest.approx(2 / 3) and curve[4].abstain_rate == 1.0
+    # At 0.3 the unanswerable question at 0.35 is still answered: 2 of 3 answers right.
+    assert curve[3].precision == pytest.approx(2 / 3) and curve[4].precision == 1.0
     answer_rates = [p.answer_rate for p in curve]
     assert answer_rates == sorted(answer_rates, reverse=True)
 
@@ -148,6 +154,7 @@ def test_report_text_and_json() -> None:
     assert "misses (2)" in text and "should abstain" in text and "abstained" in text
     data = report.as_dict(verbose=True)
     assert data["total"]["p_at_1"] == 0.5 and data["threshold"] == 0.25
+    assert "prec" in text and data["total"]["precision"] == 0.5  # one right answer of two
     assert len(data["tradeoff"]) == 11 and len(data["misses"]) == 2
     assert "misses" not in report.as_dict()
     json.dumps(data)

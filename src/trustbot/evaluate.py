@@ -16,7 +16,9 @@ Scoring rules (shared/eval/README.md):
 - P@1, R@5 and MRR@10 score the ranking (the ten best sentences, before the abstention decision)
   over the answerable questions; *answer rate* is the share of answerable questions answered and
   *abstain rate* the share of unanswerable ones abstained on. *Answered right* is the end-to-end
-  number: answered, and the first cited sentence is a hit.
+  number: answered, and the first cited sentence is a hit. *Precision* looks from the other side:
+  of the questions answered (answerable or not), the share whose first cited sentence is a hit; a
+  quote given for a question the articles do not answer is a wrong one.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ class Metrics:
     answer_rate: float | None
     answered_right: float | None
     abstain_rate: float | None
+    precision: float | None
     mean_ms: float
     bare_ms: float
 
@@ -172,6 +175,7 @@ def metrics(name: str, results: Sequence[QuestionResult]) -> Metrics:
         answer_rate=_mean([float(r.answered) for r in pos]),
         answered_right=_mean([float(r.right) for r in pos]),
         abstain_rate=_mean([float(not r.answered) for r in neg]),
+        precision=_mean([float(r.right) for r in results if r.answered]),
         mean_ms=1000 * (_mean([r.seconds for r in results]) or 0.0),
         bare_ms=1000 * (_mean([r.bare_seconds for r in results]) or 0.0),
     )
@@ -185,6 +189,7 @@ class CurvePoint:
     answer_rate: float | None
     answered_right: float | None
     abstain_rate: float | None
+    precision: float | None
 
 
 def tradeoff(results: Sequence[QuestionResult], steps: int = 10) -> list[CurvePoint]:
@@ -200,6 +205,9 @@ def tradeoff(results: Sequence[QuestionResult], steps: int = 10) -> list[CurvePo
                 answer_rate=_mean([float(r.confidence >= t) for r in pos]),
                 answered_right=_mean([float(r.confidence >= t and r.rank == 1) for r in pos]),
                 abstain_rate=_mean([float(r.confidence < t) for r in neg]),
+                precision=_mean(
+                    [float(r.answerable and r.rank == 1) for r in results if r.confidence >= t]
+                ),
             )
         )
     return points
@@ -312,7 +320,7 @@ def format_report(report: Report, verbose: bool = False) -> str:
     """The plain-text report: a table per question set, the trade-off curve, and the misses."""
     head = (
         f"{'set':28s} {'n':>5s} {'P@1':>6s} {'R@5':>6s} {'MRR@10':>7s} "
-        f"{'answer':>7s} {'right':>6s} {'abstain':>8s} {'ms/q':>6s}"
+        f"{'answer':>7s} {'right':>6s} {'abstain':>8s} {'prec':>6s} {'ms/q':>6s}"
     )
     lines = [head]
     rows = report.files + ([report.total] if len(report.files) > 1 else [])
@@ -320,7 +328,7 @@ def format_report(report: Report, verbose: bool = False) -> str:
         lines.append(
             f"{m.name[-28:]:28s} {m.questions:5d} {_pct(m.p_at_1):>6s} {_pct(m.r_at_5):>6s} "
             f"{_pct(m.mrr_at_10):>7s} {_pct(m.answer_rate):>7s} {_pct(m.answered_right):>6s} "
-            f"{_pct(m.abstain_rate):>8s} {m.mean_ms:6.1f}"
+            f"{_pct(m.abstain_rate):>8s} {_pct(m.precision):>6s} {m.mean_ms:6.1f}"
         )
     t = report.total
     ratio = t.mean_ms / t.bare_ms if t.bare_ms else 0.0
@@ -331,15 +339,17 @@ def format_report(report: Report, verbose: bool = False) -> str:
         "P@1/R@5/MRR@10 rank sentences before abstention, over answerable questions (answer given"
         " and article indexed);",
         "answer = share of answerable questions answered; right = answered with a right first"
-        " sentence; abstain = share of unanswerable questions abstained on.",
+        " sentence; abstain = share of unanswerable questions abstained on;",
+        "prec = share of the questions answered whose first sentence is right (an answer to an"
+        " unanswerable question is wrong).",
         "",
         f"trade-off (all sets; current threshold {report.threshold:.3f}):",
-        f"  {'threshold':>9s} {'answer':>7s} {'right':>6s} {'abstain':>8s}",
+        f"  {'threshold':>9s} {'answer':>7s} {'right':>6s} {'abstain':>8s} {'prec':>6s}",
     ]
     for p in report.curve:
         lines.append(
             f"  {p.threshold:9.2f} {_pct(p.answer_rate):>7s} {_pct(p.answered_right):>6s} "
-            f"{_pct(p.abstain_rate):>8s}"
+            f"{_pct(p.abstain_rate):>8s} {_pct(p.precision):>6s}"
         )
     if verbose:
         misses = [r for r in report.results if _is_miss(r)]
