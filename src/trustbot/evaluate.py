@@ -205,9 +205,8 @@ def tradeoff(results: Sequence[QuestionResult], steps: int = 10) -> list[CurvePo
                 answer_rate=_mean([float(r.confidence >= t) for r in pos]),
                 answered_right=_mean([float(r.confidence >= t and r.rank == 1) for r in pos]),
                 abstain_rate=_mean([float(r.confidence < t) for r in neg]),
-                precision=_mean(
-                    [float(r.answerable and r.rank == 1) for r in results if r.confidence >= t]
-                ),
+                # ``rank`` is None for an unanswerable question: answering it is wrong.
+                precision=_mean([float(r.rank == 1) for r in results if r.confidence >= t]),
             )
         )
     return points
