@@ -49,7 +49,8 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             *("blind15", "blind16", "blind17", "blind18", "blind19", "blind20"),
             *("blind21", "blind22", "blind23", "blind24", "blind25", "blind26", "blind27"),
             *("blind29", "blind30", "blind31", "blind32", "blind33", "blind34", "blind35"),
-            *("blind36", "blind37", "blind38", "blind39", "blind40"),
+            *("blind36", "blind37", "blind38", "blind39", "blind40", "blind41", "blind42"),
+            *("blind43", "blind45", "blind47", "blind48"),
         )
     ]
     + [
@@ -60,7 +61,20 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         pytest.param(
             "blind28/off-topic.jsonl",
             marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
-        )
+        ),
+        # Round nine's sets, written after the code was fixed, found five more, all near the
+        # story's own subject: "how much is a prescription charge in england now" (blind44), and
+        # from a patient-safety campaigner (blind46) charities and support groups for the
+        # bereaved, a freedom of information request to an NHS trust, registering a charity in
+        # England. Answered by round seven's model as well (docs/quality.md).
+        pytest.param(
+            "blind44/off-topic.jsonl",
+            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
+        ),
+        pytest.param(
+            "blind46/off-topic.jsonl",
+            marks=pytest.mark.xfail(strict=True, reason="four off-topic questions answered"),
+        ),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -75,67 +89,77 @@ def test_off_topic_questions_are_always_abstained(
     ("name", "p_at_1", "right"),
     [
         # Measured (P@1, answered with the right first sentence) on round seven's ranking and
-        # abstention, docs/quality.md. Tuned on: dev, check, holdout, blind-dev, blind-holdout,
-        # blind2-blind7. Kept out of every fit: blind8-blind24 (read), blind25-blind28 (not read),
-        # blind29-blind32 (read in round eight), blind33-blind40 (written in round eight, each
-        # run once on this code and, blind33-blind36, on a change that was then reverted).
+        # round nine's abstention (the no_count signal), docs/quality.md. Tuned on: dev, check,
+        # holdout, blind-dev, blind-holdout, blind2-blind7. Kept out of every fit: blind8-blind24
+        # (read), blind25-blind28 (not read), blind29-blind40 (read in rounds eight and nine),
+        # blind41-blind48 (written in round nine, each run once on this code and on round seven's).
         # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.800 / 0.767,
-        # blind-holdout 0.817 / 0.733, blind2 0.917 / 0.917, blind3 0.883 / 0.883, blind4 0.833 /
-        # 0.817, blind5 0.833 / 0.817, blind6 0.883 / 0.867, blind7 0.800 / 0.700, blind8 0.750 /
+        # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.883 / 0.883, blind4 0.833 /
+        # 0.817, blind5 0.833 / 0.817, blind6 0.883 / 0.883, blind7 0.800 / 0.683, blind8 0.750 /
         # 0.700, blind9 0.850 / 0.800, blind10 0.833 / 0.783, blind11 0.817 / 0.750, blind12 0.933 /
-        # 0.933, blind13 0.733 / 0.667, blind14 0.883 / 0.867, blind15 0.800 / 0.750, blind16 0.767
-        # / 0.683, blind17 0.833 / 0.800, blind18 0.900 / 0.883, blind19 0.900 / 0.900, blind20
-        # 0.883 / 0.850, blind21 0.817 / 0.683, blind22 0.817 / 0.817, blind23 0.850 / 0.817,
-        # blind24 0.783 / 0.700, blind25 0.700 / 0.567, blind26 0.867 / 0.867, blind27 0.933 /
-        # 0.933, blind28 0.883 / 0.850, blind29 0.800 / 0.667, blind30 0.783 / 0.683, blind31 0.933
-        # / 0.867, blind32 0.817 / 0.717, blind33 0.733 / 0.650, blind34 0.767 / 0.633, blind35
-        # 0.817 / 0.767, blind36 0.833 / 0.750, blind37 0.833 / 0.783, blind38 0.850 / 0.850,
-        # blind39 0.650 / 0.567, blind40 0.783 / 0.733
+        # 0.933, blind13 0.733 / 0.667, blind14 0.883 / 0.850, blind15 0.800 / 0.750, blind16 0.767
+        # / 0.683, blind17 0.833 / 0.800, blind18 0.900 / 0.883, blind19 0.900 / 0.883, blind20
+        # 0.883 / 0.833, blind21 0.817 / 0.717, blind22 0.817 / 0.817, blind23 0.850 / 0.817,
+        # blind24 0.783 / 0.700, blind25 0.700 / 0.583, blind26 0.867 / 0.850, blind27 0.933 /
+        # 0.933, blind28 0.883 / 0.833, blind29 0.800 / 0.717, blind30 0.783 / 0.700, blind31 0.933
+        # / 0.867, blind32 0.817 / 0.717, blind33 0.733 / 0.650, blind34 0.767 / 0.650, blind35
+        # 0.817 / 0.767, blind36 0.833 / 0.750, blind37 0.833 / 0.767, blind38 0.850 / 0.850,
+        # blind39 0.650 / 0.600, blind40 0.783 / 0.750, blind41 0.833 / 0.800, blind42 0.800 /
+        # 0.783, blind43 0.917 / 0.883, blind44 0.883 / 0.817, blind45 0.850 / 0.817, blind46 0.800
+        # / 0.700, blind47 0.867 / 0.817, blind48 0.833 / 0.833
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
         ("holdout/paraphrases.jsonl", 0.93, 0.93),
         ("blind-dev/paraphrases.jsonl", 0.78, 0.75),
-        ("blind-holdout/paraphrases.jsonl", 0.80, 0.71),
+        ("blind-holdout/paraphrases.jsonl", 0.80, 0.73),
         ("blind2/paraphrases.jsonl", 0.90, 0.90),
         ("blind3/paraphrases.jsonl", 0.86, 0.86),
         ("blind4/paraphrases.jsonl", 0.81, 0.80),
         ("blind5/paraphrases.jsonl", 0.81, 0.80),
-        ("blind6/paraphrases.jsonl", 0.86, 0.85),
-        ("blind7/paraphrases.jsonl", 0.78, 0.68),
+        ("blind6/paraphrases.jsonl", 0.86, 0.86),
+        ("blind7/paraphrases.jsonl", 0.78, 0.66),
         ("blind8/paraphrases.jsonl", 0.73, 0.68),
         ("blind9/paraphrases.jsonl", 0.83, 0.78),
         ("blind10/paraphrases.jsonl", 0.81, 0.76),
         ("blind11/paraphrases.jsonl", 0.80, 0.73),
         ("blind12/paraphrases.jsonl", 0.91, 0.91),
         ("blind13/paraphrases.jsonl", 0.71, 0.65),
-        ("blind14/paraphrases.jsonl", 0.86, 0.85),
+        ("blind14/paraphrases.jsonl", 0.86, 0.83),
         ("blind15/paraphrases.jsonl", 0.78, 0.73),
         ("blind16/paraphrases.jsonl", 0.75, 0.66),
         ("blind17/paraphrases.jsonl", 0.81, 0.78),
         ("blind18/paraphrases.jsonl", 0.88, 0.86),
-        ("blind19/paraphrases.jsonl", 0.88, 0.88),
-        ("blind20/paraphrases.jsonl", 0.86, 0.83),
-        ("blind21/paraphrases.jsonl", 0.80, 0.66),
+        ("blind19/paraphrases.jsonl", 0.88, 0.86),
+        ("blind20/paraphrases.jsonl", 0.86, 0.81),
+        ("blind21/paraphrases.jsonl", 0.80, 0.70),
         ("blind22/paraphrases.jsonl", 0.80, 0.80),
         ("blind23/paraphrases.jsonl", 0.83, 0.80),
         ("blind24/paraphrases.jsonl", 0.76, 0.68),
-        ("blind25/paraphrases.jsonl", 0.68, 0.55),
-        ("blind26/paraphrases.jsonl", 0.85, 0.85),
+        ("blind25/paraphrases.jsonl", 0.68, 0.56),
+        ("blind26/paraphrases.jsonl", 0.85, 0.83),
         ("blind27/paraphrases.jsonl", 0.91, 0.91),
-        ("blind28/paraphrases.jsonl", 0.86, 0.83),
-        ("blind29/paraphrases.jsonl", 0.78, 0.65),
-        ("blind30/paraphrases.jsonl", 0.76, 0.66),
+        ("blind28/paraphrases.jsonl", 0.86, 0.81),
+        ("blind29/paraphrases.jsonl", 0.78, 0.70),
+        ("blind30/paraphrases.jsonl", 0.76, 0.68),
         ("blind31/paraphrases.jsonl", 0.91, 0.85),
         ("blind32/paraphrases.jsonl", 0.80, 0.70),
         ("blind33/paraphrases.jsonl", 0.71, 0.63),
-        ("blind34/paraphrases.jsonl", 0.75, 0.61),
+        ("blind34/paraphrases.jsonl", 0.75, 0.63),
         ("blind35/paraphrases.jsonl", 0.80, 0.75),
         ("blind36/paraphrases.jsonl", 0.81, 0.73),
-        ("blind37/paraphrases.jsonl", 0.81, 0.76),
+        ("blind37/paraphrases.jsonl", 0.81, 0.75),
         ("blind38/paraphrases.jsonl", 0.83, 0.83),
-        ("blind39/paraphrases.jsonl", 0.63, 0.55),
-        ("blind40/paraphrases.jsonl", 0.76, 0.71),
+        ("blind39/paraphrases.jsonl", 0.63, 0.58),
+        ("blind40/paraphrases.jsonl", 0.76, 0.73),
+        ("blind41/paraphrases.jsonl", 0.81, 0.78),
+        ("blind42/paraphrases.jsonl", 0.78, 0.76),
+        ("blind43/paraphrases.jsonl", 0.90, 0.86),
+        ("blind44/paraphrases.jsonl", 0.86, 0.80),
+        ("blind45/paraphrases.jsonl", 0.83, 0.80),
+        ("blind46/paraphrases.jsonl", 0.78, 0.68),
+        ("blind47/paraphrases.jsonl", 0.85, 0.80),
+        ("blind48/paraphrases.jsonl", 0.81, 0.81),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -146,6 +170,17 @@ def test_paraphrases_of_the_bundled_article(
     assert m["p_at_1"] >= p_at_1
     assert m["answered_right"] >= right
     assert m["r_at_5"] >= 0.9
+
+
+def test_questions_the_article_does_not_answer_are_often_abstained(
+    bundled: dict[str, dict[str, Any]],
+) -> None:
+    # On topic but absent ("How many patients died?"): hard, since every word is the story's.
+    # Measured over every set: 206 of 998 abstained (0.206; 0.050 before the no_count signal).
+    absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
+    total = sum(m["unanswerable"] for m in absent)
+    abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
+    assert total >= 990 and abstained / total >= 0.19
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:

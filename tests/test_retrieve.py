@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trustbot.answer import Answerer, confidence, signals
+from trustbot.answer import SIGNALS, Answerer, confidence, signals
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
 from trustbot.lexical import text_tokens, tokenize
@@ -17,6 +17,7 @@ from trustbot.retrieve import (
     FEATURES,
     WEIGHTS,
     Hit,
+    Retrieval,
     _spans,
     acronym_links,
     answer_near,
@@ -311,6 +312,20 @@ def test_off_topic_question_is_not_answered(answerer: Answerer) -> None:
     assert decision.confidence == pytest.approx(
         confidence(signals(answerer.index, decision.retrieval))
     )
+
+
+def test_a_how_many_question_whose_best_sentence_counts_nothing(answerer: Answerer) -> None:
+    def no_count(question: str, row: int) -> float:
+        top = Hit(row, 0.0, 1.0, 0.5, 0.5, 0.5)
+        retrieval = Retrieval(question, question_kind(question), (top,), 0.0)
+        return signals(answerer.index, retrieval)[SIGNALS.index("no_count")]
+
+    lifted, super_bowl, turnover = 0, 6, 8
+    assert no_count("How many undertakings were lifted?", lifted) == 1.0  # "several" counts none
+    assert no_count("How many points did the Broncos score?", super_bowl) == 0.0
+    assert no_count("How many points were scored in Super Bowl 50?", super_bowl) == 0.0  # 24, 10
+    assert no_count("How many staff does the trust employ?", turnover) == 1.0  # £320m is money
+    assert no_count("What was lifted?", lifted) == 0.0  # not a how-many question
 
 
 def test_empty_index_retrieves_nothing(tmp_path: Path) -> None:

@@ -77,10 +77,10 @@ def clean_question(question: str) -> str:
 #   xquad-r dev, article not indexed: abstained 0.962 | 0.863
 #   bundled article paraphrases: answered 0.965 | 0.790; off-topic: abstained 1.000 | 1.000
 #   squad2-normans answerable: answered 1.000 | 0.969; unanswerable: abstained 0.125 | 0.062
-SIGNALS = ("dense", "coverage", "missing_number", "unknown_names", "focus")
-SIGNAL_WEIGHTS = (2.921, 1.391, -1.562, -3.005, 3.104)
-SIGNAL_BIAS = -5.159
-ANSWER_THRESHOLD = 0.2676
+SIGNALS = ("dense", "coverage", "missing_number", "unknown_names", "focus", "no_count")
+SIGNAL_WEIGHTS = (2.821, 1.468, -1.610, -3.045, 3.168, -3.092)
+SIGNAL_BIAS = -5.148
+ANSWER_THRESHOLD = 0.2739
 
 # Composition: a further sentence is cited beside the best one when the ranker gives it at least
 # this probability of being the answer. The ranker's softmax is fitted as that probability and is
@@ -95,12 +95,15 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"\w+")
 
 
+def _text(index: LoadedIndex, row: int) -> str:
+    art, si = index.sentence(row)
+    return art.text(si)
+
+
 def _paragraph_text(index: LoadedIndex, row: int) -> str:
     from trustbot.retrieve import paragraph_rows
 
-    return " ".join(
-        index.sentence(r)[0].text(index.sentence(r)[1]) for r in paragraph_rows(index, row)
-    )
+    return " ".join(_text(index, r) for r in paragraph_rows(index, row))
 
 
 def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
@@ -111,9 +114,13 @@ def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
     1066" when the paragraph says 1067); ``unknown_names``: the share of the question's names
     that appear nowhere in the index (a question about another story names people and places
     this corpus never mentions); ``focus``: the share of the ranker's probability that falls on
-    the best sentence's article (a question no article answers scatters over several).
+    the best sentence's article (a question no article answers scatters over several);
+    ``no_count``: a how-many question whose best sentence holds no count it does not already
+    name ("How many patients died?" asked of a story that never counts them).
     """
-    top = retrieval.hits[0]
+    from trustbot.retrieve import new_answers
+
+    top, kind = retrieval.hits[0], retrieval.kind
     paragraph = _paragraph_text(index, top.row).casefold()
     numbers = _NUMBER.findall(retrieval.question)
     return [
@@ -122,6 +129,7 @@ def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
         float(any(n not in paragraph for n in numbers)),
         retrieval.unknown_names,
         _focus(index, retrieval.hits),
+        float(kind == "count" and not new_answers(kind, _text(index, top.row), retrieval.question)),
     ]
 
 
@@ -228,7 +236,7 @@ class Answerer:
             # Hits come in the reranker's order, not by probability: a later one may still pass.
             if chosen and hit.probability < SECOND_OPINION:
                 continue
-            words = _words(self._text(hit.row))
+            words = _words(_text(self.index, hit.row))
             if any(len(words & w) >= NEAR_DUPLICATE * min(len(words), len(w)) for w in seen):
                 continue
             chosen.append((hit.row, hit.probability))
@@ -244,7 +252,3 @@ class Answerer:
             if srow is not None and all(srow != o for o, _ in out):
                 out.append((srow, p))
         return out[: top_k + 1]
-
-    def _text(self, row: int) -> str:
-        art, si = self.index.sentence(row)
-        return art.text(si)
