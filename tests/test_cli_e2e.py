@@ -68,6 +68,7 @@ def test_turnover_question_finds_the_amount(seed_index: Workspace) -> None:
         "What is the capital of Australia?",
         "How do I bake sourdough bread?",
         "Who won the football world cup in 1966?",
+        "How can I complain to Southern Health about my mother's care?",  # advice
     ],
 )
 def test_off_topic_question_is_not_answered(seed_index: Workspace, question: str) -> None:

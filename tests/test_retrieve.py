@@ -306,9 +306,9 @@ def test_composition_takes_every_likely_sentence_whatever_the_order(answerer: An
 
 
 def test_off_topic_question_is_not_answered(answerer: Answerer) -> None:
-    answer = answerer.ask("How do I bake sourdough bread at home?")
+    answer = answerer.ask("What is the best way to bake sourdough bread at home?")
     assert not answer.answered and answer.citations == ()
-    decision = answerer.consider("How do I bake sourdough bread at home?")
+    decision = answerer.consider("What is the best way to bake sourdough bread at home?")
     assert decision.confidence == pytest.approx(
         confidence(signals(answerer.index, decision.retrieval))
     )
@@ -326,6 +326,20 @@ def test_a_how_many_question_whose_best_sentence_counts_nothing(answerer: Answer
     assert no_count("How many points were scored in Super Bowl 50?", super_bowl) == 0.0  # 24, 10
     assert no_count("How many staff does the trust employ?", turnover) == 1.0  # £320m is money
     assert no_count("What was lifted?", lifted) == 0.0  # not a how-many question
+
+
+def test_a_question_asking_for_advice_is_never_answered(answerer: Answerer) -> None:
+    for q in (
+        "How do I complain to the trust?",
+        "where can i read the Mazars report",
+        "Should I worry?",
+    ):
+        decision = answerer.consider(q)
+        assert decision.retrieval.hits and decision.confidence == 0.0 and not decision.answered
+    # A courtesy before a question about the story is not a request for advice.
+    assert (
+        answerer.consider("Can I ask who lifted several undertakings at the trust?").confidence > 0
+    )
 
 
 def test_empty_index_retrieves_nothing(tmp_path: Path) -> None:
