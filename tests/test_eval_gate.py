@@ -50,7 +50,7 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             *("blind21", "blind22", "blind23", "blind24", "blind25", "blind26", "blind27"),
             *("blind29", "blind30", "blind31", "blind32", "blind33", "blind34", "blind35"),
             *("blind36", "blind37", "blind38", "blind39", "blind40", "blind41", "blind42"),
-            *("blind43", "blind45", "blind47", "blind48"),
+            *("blind43", "blind45", "blind47", "blind48", "blind49", "blind50", "blind51"),
         )
     ]
     + [
@@ -63,17 +63,23 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
         ),
         # Round nine's sets, written after the code was fixed, found five more, all near the
-        # story's own subject: "how much is a prescription charge in england now" (blind44), and
-        # from a patient-safety campaigner (blind46) charities and support groups for the
-        # bereaved, a freedom of information request to an NHS trust, registering a charity in
-        # England. Answered by round seven's model as well (docs/quality.md).
+        # story's own subject. "how much is a prescription charge in england now" (blind44); from
+        # a patient-safety campaigner (blind46) charities and support groups for the bereaved
+        # (a freedom of information request and registering a charity, also answered, are now
+        # refused as requests for advice); "What is the current bursary or maintenance grant
+        # available to nursing students in England?" (blind52). Round seven's model answers them
+        # too (docs/quality.md).
         pytest.param(
             "blind44/off-topic.jsonl",
             marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
         ),
         pytest.param(
             "blind46/off-topic.jsonl",
-            marks=pytest.mark.xfail(strict=True, reason="four off-topic questions answered"),
+            marks=pytest.mark.xfail(strict=True, reason="two off-topic questions answered"),
+        ),
+        pytest.param(
+            "blind52/off-topic.jsonl",
+            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
         ),
     ],
 )
@@ -89,10 +95,11 @@ def test_off_topic_questions_are_always_abstained(
     ("name", "p_at_1", "right"),
     [
         # Measured (P@1, answered with the right first sentence) on round seven's ranking and
-        # round nine's abstention (the no_count signal), docs/quality.md. Tuned on: dev, check,
-        # holdout, blind-dev, blind-holdout, blind2-blind7. Kept out of every fit: blind8-blind24
-        # (read), blind25-blind28 (not read), blind29-blind40 (read in rounds eight and nine),
-        # blind41-blind48 (written in round nine, each run once on this code and on round seven's).
+        # round nine's abstention (the no_count signal, the advice rule), docs/quality.md. Tuned on:
+        # dev, check, holdout, blind-dev, blind-holdout, blind2-blind7. Kept out of every fit:
+        # blind8-blind24 (read), blind25-blind28 (not read), blind29-blind40 (read in rounds eight
+        # and nine), blind41-blind52 (written in round nine, each run once on the code before and
+        # after the change it decided, then read).
         # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.800 / 0.767,
         # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.883 / 0.883, blind4 0.833 /
         # 0.817, blind5 0.833 / 0.817, blind6 0.883 / 0.883, blind7 0.800 / 0.683, blind8 0.750 /
@@ -106,7 +113,8 @@ def test_off_topic_questions_are_always_abstained(
         # 0.817 / 0.767, blind36 0.833 / 0.750, blind37 0.833 / 0.767, blind38 0.850 / 0.850,
         # blind39 0.650 / 0.600, blind40 0.783 / 0.750, blind41 0.833 / 0.800, blind42 0.800 /
         # 0.783, blind43 0.917 / 0.883, blind44 0.883 / 0.817, blind45 0.850 / 0.817, blind46 0.800
-        # / 0.700, blind47 0.867 / 0.817, blind48 0.833 / 0.833
+        # / 0.700, blind47 0.867 / 0.817, blind48 0.833 / 0.833, blind49 0.733 / 0.717, blind50
+        # 0.867 / 0.800, blind51 0.800 / 0.783, blind52 0.900 / 0.900
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
@@ -160,6 +168,10 @@ def test_off_topic_questions_are_always_abstained(
         ("blind46/paraphrases.jsonl", 0.78, 0.68),
         ("blind47/paraphrases.jsonl", 0.85, 0.80),
         ("blind48/paraphrases.jsonl", 0.81, 0.81),
+        ("blind49/paraphrases.jsonl", 0.71, 0.70),
+        ("blind50/paraphrases.jsonl", 0.85, 0.78),
+        ("blind51/paraphrases.jsonl", 0.78, 0.76),
+        ("blind52/paraphrases.jsonl", 0.88, 0.88),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -176,11 +188,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 206 of 998 abstained (0.206; 0.050 before the no_count signal).
+    # Measured over every set: 229 of 1,078 abstained (0.212; 0.050 before the no_count signal).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 990 and abstained / total >= 0.19
+    assert total >= 1070 and abstained / total >= 0.20
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:
