@@ -51,6 +51,7 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             *("blind29", "blind30", "blind31", "blind32", "blind33", "blind34", "blind35"),
             *("blind36", "blind37", "blind38", "blind39", "blind40", "blind41", "blind42"),
             *("blind43", "blind45", "blind47", "blind48", "blind49", "blind50", "blind51"),
+            *("blind53", "blind55"),
         )
     ]
     + [
@@ -81,6 +82,17 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             "blind52/off-topic.jsonl",
             marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
         ),
+        # And two from the last four sets: "How much annual leave are NHS staff entitled to after
+        # ten years' service?" (blind54), "What is the role of an overview and scrutiny
+        # committee?" (blind56).
+        pytest.param(
+            "blind54/off-topic.jsonl",
+            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
+        ),
+        pytest.param(
+            "blind56/off-topic.jsonl",
+            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
+        ),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -98,7 +110,7 @@ def test_off_topic_questions_are_always_abstained(
         # round nine's abstention (the no_count signal, the advice rule), docs/quality.md. Tuned on:
         # dev, check, holdout, blind-dev, blind-holdout, blind2-blind7. Kept out of every fit:
         # blind8-blind24 (read), blind25-blind28 (not read), blind29-blind40 (read in rounds eight
-        # and nine), blind41-blind52 (written in round nine, each run once on the code before and
+        # and nine), blind41-blind56 (written in round nine, each run once on the code before and
         # after the change it decided, then read).
         # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.800 / 0.767,
         # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.883 / 0.883, blind4 0.833 /
@@ -114,7 +126,8 @@ def test_off_topic_questions_are_always_abstained(
         # blind39 0.650 / 0.600, blind40 0.783 / 0.750, blind41 0.833 / 0.800, blind42 0.800 /
         # 0.783, blind43 0.917 / 0.883, blind44 0.883 / 0.817, blind45 0.850 / 0.817, blind46 0.800
         # / 0.700, blind47 0.867 / 0.817, blind48 0.833 / 0.833, blind49 0.733 / 0.717, blind50
-        # 0.867 / 0.800, blind51 0.800 / 0.783, blind52 0.900 / 0.900
+        # 0.867 / 0.800, blind51 0.800 / 0.783, blind52 0.900 / 0.900, blind53 0.850 / 0.783,
+        # blind54 0.767 / 0.733, blind55 0.817 / 0.667, blind56 0.883 / 0.883
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
@@ -172,6 +185,10 @@ def test_off_topic_questions_are_always_abstained(
         ("blind50/paraphrases.jsonl", 0.85, 0.78),
         ("blind51/paraphrases.jsonl", 0.78, 0.76),
         ("blind52/paraphrases.jsonl", 0.88, 0.88),
+        ("blind53/paraphrases.jsonl", 0.83, 0.76),
+        ("blind54/paraphrases.jsonl", 0.75, 0.71),
+        ("blind55/paraphrases.jsonl", 0.80, 0.65),
+        ("blind56/paraphrases.jsonl", 0.86, 0.86),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -188,11 +205,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 229 of 1,078 abstained (0.212; 0.050 before the no_count signal).
+    # Measured over every set: 247 of 1,158 abstained (0.213; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 1070 and abstained / total >= 0.20
+    assert total >= 1150 and abstained / total >= 0.20
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:
