@@ -63,13 +63,12 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
             "blind28/off-topic.jsonl",
             marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
         ),
-        # Round nine's sets, written after the code was fixed, found five more, all near the
-        # story's own subject. "how much is a prescription charge in england now" (blind44); from
-        # a patient-safety campaigner (blind46) charities and support groups for the bereaved
-        # (a freedom of information request and registering a charity, also answered, are now
-        # refused as requests for advice); "What is the current bursary or maintenance grant
-        # available to nursing students in England?" (blind52). Round seven's model answers them
-        # too (docs/quality.md).
+        # Round nine's sets found six more that round seven's model answers, all near the story's
+        # own subject; two (a freedom of information request, registering a charity) are now
+        # refused as requests for advice. Still answered: "how much is a prescription charge in
+        # england now" (blind44); charities and support groups for the bereaved (blind46); "What
+        # is the current bursary or maintenance grant available to nursing students in England?"
+        # (blind52). See docs/quality.md.
         pytest.param(
             "blind44/off-topic.jsonl",
             marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
