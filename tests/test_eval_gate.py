@@ -38,6 +38,15 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     return {str(Path(m["name"]).relative_to(QUESTIONS)): m for m in report["files"]}
 
 
+def answers_off_topic(split: str, answered: int) -> Any:
+    """An off-topic set of which ``answered`` questions are answered: issue 4's "always" is not
+    met there. Strict, so a fix must move the set to the list of those always abstained on."""
+    reason = f"{answered} off-topic question{'s' if answered > 1 else ''} answered"
+    return pytest.param(
+        f"{split}/off-topic.jsonl", marks=pytest.mark.xfail(strict=True, reason=reason)
+    )
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -58,40 +67,22 @@ def bundled(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         # Issue 4's "always" is not met here: "How much is the minimum wage in England this
         # year?" is answered (confidence 0.30 against the threshold 0.27); England is named in
         # the article. Refitting abstention to refuse such questions costs far more than it
-        # saves (docs/quality-history.md, round six). Strict: a fix must move it to the list above.
-        pytest.param(
-            "blind28/off-topic.jsonl",
-            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
-        ),
+        # saves (docs/quality-history.md, round six).
+        answers_off_topic("blind28", 1),
         # Round nine's sets found six more that round seven's model answers, all near the story's
         # own subject; two (a freedom of information request, registering a charity) are now
         # refused as requests for advice. Still answered: "how much is a prescription charge in
         # england now" (blind44); charities and support groups for the bereaved (blind46); "What
         # is the current bursary or maintenance grant available to nursing students in England?"
         # (blind52). See docs/quality.md.
-        pytest.param(
-            "blind44/off-topic.jsonl",
-            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
-        ),
-        pytest.param(
-            "blind46/off-topic.jsonl",
-            marks=pytest.mark.xfail(strict=True, reason="two off-topic questions answered"),
-        ),
-        pytest.param(
-            "blind52/off-topic.jsonl",
-            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
-        ),
+        answers_off_topic("blind44", 1),
+        answers_off_topic("blind46", 2),
+        answers_off_topic("blind52", 1),
         # And two from the last four sets: "How much annual leave are NHS staff entitled to after
         # ten years' service?" (blind54), "What is the role of an overview and scrutiny
         # committee?" (blind56).
-        pytest.param(
-            "blind54/off-topic.jsonl",
-            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
-        ),
-        pytest.param(
-            "blind56/off-topic.jsonl",
-            marks=pytest.mark.xfail(strict=True, reason="one off-topic question answered"),
-        ),
+        answers_off_topic("blind54", 1),
+        answers_off_topic("blind56", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
