@@ -76,7 +76,7 @@ def groups(pairs: list[str]) -> list[Group]:
         single = len(index.articles) == 1
         for i, (q, vec) in enumerate(zip(qs, vectors, strict=True)):
             c = candidates(index, embedder, q.question, query=vec)
-            texts = [index.sentence(int(r))[0].text(index.sentence(int(r))[1]) for r in c.rows]
+            texts = [index.text(int(r)) for r in c.rows]
             y = np.array([is_hit(t, q) for t in texts])
             if y.any():
                 key = f"{index_dir}:{q.article}" + (f"#{i % FOLDS}" if single else "")

@@ -67,7 +67,7 @@ def one_article(tmp_path: Path, text: str) -> tuple[LoadedIndex, HashEmbedder]:
 
 
 def texts(a: Answerer, rows: list[int]) -> list[str]:
-    return [a.index.sentence(r)[0].text(a.index.sentence(r)[1]) for r in rows]
+    return [a.index.text(r) for r in rows]
 
 
 @pytest.mark.parametrize(
@@ -299,7 +299,7 @@ def test_composition_is_short_and_skips_near_repeats(answerer: Answerer) -> None
 def test_composition_takes_every_likely_sentence_whatever_the_order(answerer: Answerer) -> None:
     # The reranker orders hits; probabilities stay the linear stage's, so an unlikely hit may
     # stand between two likely ones. The likely ones are cited, the unlikely one is not.
-    texts = [answerer.index.sentence(r)[0].text(answerer.index.sentence(r)[1]) for r in (0, 2, 5)]
+    texts = [answerer.index.text(r) for r in (0, 2, 5)]
     assert len(set(texts)) == 3
     hits = [Hit(r, 0.0, p, 0.0, 0.0, 0.0) for r, p in ((0, 0.6), (2, 0.05), (5, 0.3))]
     assert [r for r, _ in answerer._compose(hits, top_k=3)] == [0, 5]
@@ -365,11 +365,7 @@ def test_relatives_the_stemmer_keeps_apart_still_match(tmp_path: Path) -> None:
         tmp_path, "The board is responding to the audit.\n\nThe weather was fine all week."
     )
     hits = retrieve(index, emb, "What was the board's response?").hits
-    assert (
-        index.sentence(hits[0].row)[0]
-        .text(index.sentence(hits[0].row)[1])
-        .startswith("The board is responding")
-    )
+    assert index.text(hits[0].row).startswith("The board is responding")
     assert hits[0].coverage == 1.0
 
 
@@ -389,7 +385,7 @@ def test_a_sentence_opening_with_a_pronoun_holds_the_words_before_it(tmp_path: P
 
 
 def texts_of(index: LoadedIndex, rows: np.ndarray) -> list[str]:
-    return [index.sentence(int(r))[0].text(index.sentence(int(r))[1]) for r in rows]
+    return [index.text(int(r)) for r in rows]
 
 
 @pytest.mark.parametrize(

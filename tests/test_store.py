@@ -47,9 +47,7 @@ def test_unchanged_articles_are_not_embedded_again(tmp_path: Path) -> None:
     report = write_index(tmp_path, [CATS, changed], emb)
     assert report.updated == ["dogs"] and report.sentences_embedded == 1
     index = load_index(tmp_path, emb)
-    texts = [
-        index.sentence(r)[0].text(index.sentence(r)[1]) for r in range(index.faiss_index.ntotal)
-    ]
+    texts = [index.text(r) for r in range(index.faiss_index.ntotal)]
     assert "Dogs bark." in texts and "Dogs bark at the postman." not in texts
     report = write_index(tmp_path, [CATS], emb)
     assert report.removed == ["dogs"]

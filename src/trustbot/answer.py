@@ -107,15 +107,10 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"\w+")
 
 
-def _text(index: LoadedIndex, row: int) -> str:
-    art, si = index.sentence(row)
-    return art.text(si)
-
-
 def _paragraph_text(index: LoadedIndex, row: int) -> str:
     from trustbot.retrieve import paragraph_rows
 
-    return " ".join(_text(index, r) for r in paragraph_rows(index, row))
+    return " ".join(index.text(r) for r in paragraph_rows(index, row))
 
 
 def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
@@ -141,7 +136,7 @@ def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
         float(any(n not in paragraph for n in numbers)),
         retrieval.unknown_names,
         _focus(index, retrieval.hits),
-        float(kind == "count" and not new_answers(kind, _text(index, top.row), retrieval.question)),
+        float(kind == "count" and not new_answers(kind, index.text(top.row), retrieval.question)),
     ]
 
 
@@ -248,7 +243,7 @@ class Answerer:
             # Hits come in the reranker's order, not by probability: a later one may still pass.
             if chosen and hit.probability < SECOND_OPINION:
                 continue
-            words = _words(_text(self.index, hit.row))
+            words = _words(self.index.text(hit.row))
             if any(len(words & w) >= NEAR_DUPLICATE * min(len(words), len(w)) for w in seen):
                 continue
             chosen.append((hit.row, hit.probability))

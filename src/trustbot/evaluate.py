@@ -231,9 +231,7 @@ def run(
         decision = answerer.consider(q.question)
         seconds = time.perf_counter() - started
         hits = decision.retrieval.hits[:RANK_DEPTH]
-        texts = [
-            answerer.index.sentence(h.row)[0].text(answerer.index.sentence(h.row)[1]) for h in hits
-        ]
+        texts = [answerer.index.text(h.row) for h in hits]
         answerable = q.answer is not None and q.article in indexed
         rank = next((n for n, t in enumerate(texts, start=1) if is_hit(t, q)), None)
         results.append(

@@ -791,11 +791,6 @@ def _inherit_antecedents(
             present[at, j] |= t.rows[k] == before
 
 
-def _text(index: LoadedIndex, row: int) -> str:
-    art, si = index.sentence(row)
-    return art.text(si)
-
-
 def rank(
     index: LoadedIndex,
     cands: Candidates,
@@ -824,7 +819,7 @@ def rank(
         if len(hits) >= MAX_HITS:
             break
         r = int(cands.rows[i])
-        key = " ".join(_text(index, r).casefold().split())
+        key = " ".join(index.text(r).casefold().split())
         if key in seen:
             continue
         seen.add(key)

@@ -1030,6 +1030,11 @@ class LoadedIndex:
         ai, si = self.rows[row]
         return self.articles[ai], si
 
+    def text(self, row: int) -> str:
+        """The sentence behind a search row, as stored."""
+        art, si = self.sentence(row)
+        return art.text(si)
+
 
 def load_index(index_dir: Path, embedder: Embedder | None = None) -> LoadedIndex:
     """Load the live generation. With ``embedder``, refuse an index built with another model.
