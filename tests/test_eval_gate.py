@@ -60,7 +60,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind29", "blind30", "blind31", "blind32", "blind33", "blind34", "blind35"),
             *("blind36", "blind37", "blind38", "blind39", "blind40", "blind41", "blind42"),
             *("blind43", "blind45", "blind47", "blind48", "blind49", "blind50", "blind51"),
-            *("blind53", "blind55"),
+            *("blind53", "blind55", "blind58", "blind59", "blind61", "blind62"),
         )
     ]
     + [
@@ -83,6 +83,16 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # committee?" (blind56).
         answers_off_topic("blind54", 1),
         answers_off_topic("blind56", 1),
+        # Round ten's sets found eleven, several further from the story: readings for a memorial
+        # service, books on accompanying the dying, the signs of complicated grief (blind57); the
+        # NHS's aggregate deficit, "Median NHS CEO salary?" (blind60); "When was the National
+        # Health Service founded?", capitation against fee-for-service (blind63); the best way
+        # to read a trust's accounts, the best staff survey results, and two "difference between"
+        # two kinds of NHS body (blind64). See docs/quality.md.
+        answers_off_topic("blind57", 3),
+        answers_off_topic("blind60", 2),
+        answers_off_topic("blind63", 2),
+        answers_off_topic("blind64", 4),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -96,89 +106,100 @@ def test_off_topic_questions_are_always_abstained(
 @pytest.mark.parametrize(
     ("name", "p_at_1", "right"),
     [
-        # Measured (P@1, answered with the right first sentence) on round seven's ranking and
-        # round nine's abstention (the no_count signal, the advice rule), docs/quality.md. Tuned on:
-        # dev, check, holdout, blind-dev, blind-holdout, blind2-blind7. Kept out of every fit:
-        # blind8-blind24 (read), blind25-blind28 (not read), blind29-blind40 (read in rounds eight
-        # and nine), blind41-blind56 (written in round nine, each run once on the code before and
-        # after the change it decided, then read).
-        # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.800 / 0.767,
-        # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.883 / 0.883, blind4 0.833 /
-        # 0.817, blind5 0.833 / 0.817, blind6 0.883 / 0.883, blind7 0.800 / 0.683, blind8 0.750 /
-        # 0.700, blind9 0.850 / 0.800, blind10 0.833 / 0.783, blind11 0.817 / 0.750, blind12 0.933 /
-        # 0.933, blind13 0.733 / 0.667, blind14 0.883 / 0.850, blind15 0.800 / 0.750, blind16 0.767
-        # / 0.683, blind17 0.833 / 0.800, blind18 0.900 / 0.883, blind19 0.900 / 0.883, blind20
-        # 0.883 / 0.833, blind21 0.817 / 0.717, blind22 0.817 / 0.817, blind23 0.850 / 0.817,
-        # blind24 0.783 / 0.700, blind25 0.700 / 0.583, blind26 0.867 / 0.850, blind27 0.933 /
-        # 0.933, blind28 0.883 / 0.833, blind29 0.800 / 0.717, blind30 0.783 / 0.700, blind31 0.933
-        # / 0.867, blind32 0.817 / 0.717, blind33 0.733 / 0.650, blind34 0.767 / 0.650, blind35
-        # 0.817 / 0.767, blind36 0.833 / 0.750, blind37 0.833 / 0.767, blind38 0.850 / 0.850,
-        # blind39 0.650 / 0.600, blind40 0.783 / 0.750, blind41 0.833 / 0.800, blind42 0.800 /
-        # 0.783, blind43 0.917 / 0.883, blind44 0.883 / 0.817, blind45 0.850 / 0.817, blind46 0.800
-        # / 0.700, blind47 0.867 / 0.817, blind48 0.833 / 0.833, blind49 0.733 / 0.717, blind50
-        # 0.867 / 0.800, blind51 0.800 / 0.783, blind52 0.900 / 0.900, blind53 0.850 / 0.783,
-        # blind54 0.767 / 0.733, blind55 0.817 / 0.667, blind56 0.883 / 0.883
+        # Measured (P@1, answered with the right first sentence) on round seven's ranking with
+        # round ten's rule for who-questions about a quotation, and round nine's abstention (the
+        # no_count signal, the advice rule), docs/quality.md. Tuned on: dev, check, holdout,
+        # blind-dev, blind-holdout, blind2-blind7. Kept out of every fit: blind8-blind24 (read),
+        # blind25-blind28 (not read), blind29-blind40 (read in rounds eight and nine),
+        # blind41-blind56 (written in round nine) and blind57-blind64 (round ten), each run once
+        # on the code before and after the change it decided, then read.
+        # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.817 / 0.783,
+        # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.900 / 0.900, blind4 0.850 /
+        # 0.833, blind5 0.850 / 0.833, blind6 0.917 / 0.917, blind7 0.800 / 0.683, blind8 0.750 /
+        # 0.700, blind9 0.867 / 0.817, blind10 0.850 / 0.800, blind11 0.833 / 0.767, blind12 0.933 /
+        # 0.933, blind13 0.733 / 0.667, blind14 0.883 / 0.850, blind15 0.800 / 0.750, blind16 0.783
+        # / 0.700, blind17 0.833 / 0.800, blind18 0.900 / 0.883, blind19 0.917 / 0.900, blind20
+        # 0.900 / 0.850, blind21 0.817 / 0.717, blind22 0.817 / 0.817, blind23 0.850 / 0.817,
+        # blind24 0.783 / 0.700, blind25 0.717 / 0.600, blind26 0.867 / 0.850, blind27 0.933 /
+        # 0.933, blind28 0.883 / 0.833, blind29 0.833 / 0.750, blind30 0.783 / 0.700, blind31 0.933
+        # / 0.867, blind32 0.817 / 0.717, blind33 0.750 / 0.667, blind34 0.783 / 0.667, blind35
+        # 0.833 / 0.783, blind36 0.850 / 0.767, blind37 0.833 / 0.767, blind38 0.867 / 0.867,
+        # blind39 0.650 / 0.600, blind40 0.783 / 0.750, blind41 0.850 / 0.817, blind42 0.817 /
+        # 0.800, blind43 0.917 / 0.883, blind44 0.900 / 0.833, blind45 0.850 / 0.817, blind46 0.817
+        # / 0.717, blind47 0.883 / 0.833, blind48 0.833 / 0.833, blind49 0.733 / 0.717, blind50
+        # 0.867 / 0.800, blind51 0.800 / 0.783, blind52 0.917 / 0.917, blind53 0.850 / 0.783,
+        # blind54 0.767 / 0.733, blind55 0.817 / 0.667, blind56 0.900 / 0.900, blind57 0.767 /
+        # 0.767, blind58 0.783 / 0.750, blind59 0.833 / 0.817, blind60 0.800 / 0.767, blind61 0.883
+        # / 0.767, blind62 0.783 / 0.767, blind63 0.933 / 0.933, blind64 0.883 / 0.867
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
         ("holdout/paraphrases.jsonl", 0.93, 0.93),
-        ("blind-dev/paraphrases.jsonl", 0.78, 0.75),
+        ("blind-dev/paraphrases.jsonl", 0.80, 0.76),
         ("blind-holdout/paraphrases.jsonl", 0.80, 0.73),
         ("blind2/paraphrases.jsonl", 0.90, 0.90),
-        ("blind3/paraphrases.jsonl", 0.86, 0.86),
-        ("blind4/paraphrases.jsonl", 0.81, 0.80),
-        ("blind5/paraphrases.jsonl", 0.81, 0.80),
-        ("blind6/paraphrases.jsonl", 0.86, 0.86),
+        ("blind3/paraphrases.jsonl", 0.88, 0.88),
+        ("blind4/paraphrases.jsonl", 0.83, 0.81),
+        ("blind5/paraphrases.jsonl", 0.83, 0.81),
+        ("blind6/paraphrases.jsonl", 0.90, 0.90),
         ("blind7/paraphrases.jsonl", 0.78, 0.66),
         ("blind8/paraphrases.jsonl", 0.73, 0.68),
-        ("blind9/paraphrases.jsonl", 0.83, 0.78),
-        ("blind10/paraphrases.jsonl", 0.81, 0.76),
-        ("blind11/paraphrases.jsonl", 0.80, 0.73),
+        ("blind9/paraphrases.jsonl", 0.85, 0.80),
+        ("blind10/paraphrases.jsonl", 0.83, 0.78),
+        ("blind11/paraphrases.jsonl", 0.81, 0.75),
         ("blind12/paraphrases.jsonl", 0.91, 0.91),
         ("blind13/paraphrases.jsonl", 0.71, 0.65),
         ("blind14/paraphrases.jsonl", 0.86, 0.83),
         ("blind15/paraphrases.jsonl", 0.78, 0.73),
-        ("blind16/paraphrases.jsonl", 0.75, 0.66),
+        ("blind16/paraphrases.jsonl", 0.76, 0.68),
         ("blind17/paraphrases.jsonl", 0.81, 0.78),
         ("blind18/paraphrases.jsonl", 0.88, 0.86),
-        ("blind19/paraphrases.jsonl", 0.88, 0.86),
-        ("blind20/paraphrases.jsonl", 0.86, 0.81),
+        ("blind19/paraphrases.jsonl", 0.90, 0.88),
+        ("blind20/paraphrases.jsonl", 0.88, 0.83),
         ("blind21/paraphrases.jsonl", 0.80, 0.70),
         ("blind22/paraphrases.jsonl", 0.80, 0.80),
         ("blind23/paraphrases.jsonl", 0.83, 0.80),
         ("blind24/paraphrases.jsonl", 0.76, 0.68),
-        ("blind25/paraphrases.jsonl", 0.68, 0.56),
+        ("blind25/paraphrases.jsonl", 0.70, 0.58),
         ("blind26/paraphrases.jsonl", 0.85, 0.83),
         ("blind27/paraphrases.jsonl", 0.91, 0.91),
         ("blind28/paraphrases.jsonl", 0.86, 0.81),
-        ("blind29/paraphrases.jsonl", 0.78, 0.70),
+        ("blind29/paraphrases.jsonl", 0.81, 0.73),
         ("blind30/paraphrases.jsonl", 0.76, 0.68),
         ("blind31/paraphrases.jsonl", 0.91, 0.85),
         ("blind32/paraphrases.jsonl", 0.80, 0.70),
-        ("blind33/paraphrases.jsonl", 0.71, 0.63),
-        ("blind34/paraphrases.jsonl", 0.75, 0.63),
-        ("blind35/paraphrases.jsonl", 0.80, 0.75),
-        ("blind36/paraphrases.jsonl", 0.81, 0.73),
+        ("blind33/paraphrases.jsonl", 0.73, 0.65),
+        ("blind34/paraphrases.jsonl", 0.76, 0.65),
+        ("blind35/paraphrases.jsonl", 0.81, 0.76),
+        ("blind36/paraphrases.jsonl", 0.83, 0.75),
         ("blind37/paraphrases.jsonl", 0.81, 0.75),
-        ("blind38/paraphrases.jsonl", 0.83, 0.83),
+        ("blind38/paraphrases.jsonl", 0.85, 0.85),
         ("blind39/paraphrases.jsonl", 0.63, 0.58),
         ("blind40/paraphrases.jsonl", 0.76, 0.73),
-        ("blind41/paraphrases.jsonl", 0.81, 0.78),
-        ("blind42/paraphrases.jsonl", 0.78, 0.76),
+        ("blind41/paraphrases.jsonl", 0.83, 0.80),
+        ("blind42/paraphrases.jsonl", 0.80, 0.78),
         ("blind43/paraphrases.jsonl", 0.90, 0.86),
-        ("blind44/paraphrases.jsonl", 0.86, 0.80),
+        ("blind44/paraphrases.jsonl", 0.88, 0.81),
         ("blind45/paraphrases.jsonl", 0.83, 0.80),
-        ("blind46/paraphrases.jsonl", 0.78, 0.68),
-        ("blind47/paraphrases.jsonl", 0.85, 0.80),
+        ("blind46/paraphrases.jsonl", 0.80, 0.70),
+        ("blind47/paraphrases.jsonl", 0.86, 0.81),
         ("blind48/paraphrases.jsonl", 0.81, 0.81),
         ("blind49/paraphrases.jsonl", 0.71, 0.70),
         ("blind50/paraphrases.jsonl", 0.85, 0.78),
         ("blind51/paraphrases.jsonl", 0.78, 0.76),
-        ("blind52/paraphrases.jsonl", 0.88, 0.88),
+        ("blind52/paraphrases.jsonl", 0.90, 0.90),
         ("blind53/paraphrases.jsonl", 0.83, 0.76),
         ("blind54/paraphrases.jsonl", 0.75, 0.71),
         ("blind55/paraphrases.jsonl", 0.80, 0.65),
-        ("blind56/paraphrases.jsonl", 0.86, 0.86),
+        ("blind56/paraphrases.jsonl", 0.88, 0.88),
+        ("blind57/paraphrases.jsonl", 0.75, 0.75),
+        ("blind58/paraphrases.jsonl", 0.76, 0.73),
+        ("blind59/paraphrases.jsonl", 0.81, 0.80),
+        ("blind60/paraphrases.jsonl", 0.78, 0.75),
+        ("blind61/paraphrases.jsonl", 0.86, 0.75),
+        ("blind62/paraphrases.jsonl", 0.76, 0.75),
+        ("blind63/paraphrases.jsonl", 0.91, 0.91),
+        ("blind64/paraphrases.jsonl", 0.86, 0.85),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -195,11 +216,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 247 of 1,158 abstained (0.213; round seven's model 0.053).
+    # Measured over every set: 280 of 1,318 abstained (0.212; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 1150 and abstained / total >= 0.20
+    assert total >= 1300 and abstained / total >= 0.20
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:

@@ -18,6 +18,7 @@ from trustbot.retrieve import (
     WEIGHTS,
     Hit,
     Retrieval,
+    _ASKS_SPEAKER,
     _spans,
     acronym_links,
     answer_near,
@@ -274,6 +275,37 @@ def test_who_question_naming_the_speaker_is_about_the_quotation(answerer: Answer
     q = "Who does Smith say will face further challenges ahead?"
     hits = retrieve(answerer.index, answerer.embedder, q).hits
     assert texts(answerer, [hits[0].row])[0].startswith("“We know we still have more to do")
+
+
+def test_who_question_about_what_the_speaker_said_is_about_the_quotation(
+    answerer: Answerer,
+) -> None:
+    # The speaker is the question's subject ("the chief executive", "she"), not what it asks.
+    for q in (
+        "Who does the chief executive say will face further challenges ahead?",
+        "Who does she say still has more to do?",
+    ):
+        hits = retrieve(answerer.index, answerer.embedder, q).hits
+        assert texts(answerer, [hits[0].row])[0].startswith("“We know we still have more to do"), q
+
+
+def test_asks_speaker_only_when_the_question_asks_who_speaks() -> None:
+    asks = [
+        "Who said there will be further challenges ahead?",
+        "who has warned of challenges",
+        "Who publicly welcomed the decision?",
+        "who's the chief exec now",
+        "Who is the chief executive?",
+    ]
+    not_asks = [
+        "Who does the CEO say deserves a better organisation?",
+        "Whose actions did he say reinforced the findings?",
+        "For whom is the organisation being built?",
+        "So who actually lifted the undertakings?",
+        "organisation deserved by who",
+    ]
+    assert all(_ASKS_SPEAKER.search(q) for q in asks)
+    assert not any(_ASKS_SPEAKER.search(q) for q in not_asks)
 
 
 def test_a_quotation_is_cited_with_its_speaker(answerer: Answerer) -> None:
