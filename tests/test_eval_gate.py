@@ -60,7 +60,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind29", "blind30", "blind31", "blind32", "blind33", "blind34", "blind35"),
             *("blind36", "blind37", "blind38", "blind39", "blind40", "blind41", "blind42"),
             *("blind43", "blind45", "blind47", "blind48", "blind49", "blind50", "blind51"),
-            *("blind53", "blind55", "blind58", "blind59", "blind61", "blind62"),
+            *("blind53", "blind55", "blind58", "blind59", "blind61", "blind62", "blind67"),
+            *("blind70", "blind72"),
         )
     ]
     + [
@@ -83,16 +84,23 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # committee?" (blind56).
         answers_off_topic("blind54", 1),
         answers_off_topic("blind56", 1),
-        # Round ten's sets found eleven, several further from the story: readings for a memorial
-        # service, books on accompanying the dying, the signs of complicated grief (blind57); the
-        # NHS's aggregate deficit, "Median NHS CEO salary?" (blind60); "When was the National
-        # Health Service founded?", capitation against fee-for-service (blind63); the best way
-        # to read a trust's accounts, the best staff survey results, and two "difference between"
-        # two kinds of NHS body (blind64). See docs/quality.md.
-        answers_off_topic("blind57", 3),
+        # Round ten's sets found 23, many further from the story, on NHS or audit matters in
+        # general: "Median NHS CEO salary?", "When was the National Health Service founded?",
+        # "How cold does it get in the winter in the south of England?", "How is materiality
+        # usually determined in a statutory audit?", "What's the difference between palliative
+        # care and hospice care?" ... Three asked the bot for a recommendation ("What books would
+        # you recommend on accompanying the dying?", "What's the best way to get up to speed on an
+        # NHS trust's annual accounts?") and are now refused as requests for advice. See
+        # docs/quality.md.
+        answers_off_topic("blind57", 1),
         answers_off_topic("blind60", 2),
         answers_off_topic("blind63", 2),
-        answers_off_topic("blind64", 4),
+        answers_off_topic("blind64", 3),
+        answers_off_topic("blind65", 1),
+        answers_off_topic("blind66", 1),
+        answers_off_topic("blind68", 4),
+        answers_off_topic("blind69", 4),
+        answers_off_topic("blind71", 2),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -111,7 +119,7 @@ def test_off_topic_questions_are_always_abstained(
         # no_count signal, the advice rule), docs/quality.md. Tuned on: dev, check, holdout,
         # blind-dev, blind-holdout, blind2-blind7. Kept out of every fit: blind8-blind24 (read),
         # blind25-blind28 (not read), blind29-blind40 (read in rounds eight and nine),
-        # blind41-blind56 (written in round nine) and blind57-blind64 (round ten), each run once
+        # blind41-blind56 (written in round nine) and blind57-blind72 (round ten), each run once
         # on the code before and after the change it decided, then read.
         # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.817 / 0.783,
         # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.900 / 0.900, blind4 0.850 /
@@ -130,7 +138,9 @@ def test_off_topic_questions_are_always_abstained(
         # 0.867 / 0.800, blind51 0.800 / 0.783, blind52 0.917 / 0.917, blind53 0.850 / 0.783,
         # blind54 0.767 / 0.733, blind55 0.817 / 0.667, blind56 0.900 / 0.900, blind57 0.767 /
         # 0.767, blind58 0.783 / 0.750, blind59 0.833 / 0.817, blind60 0.800 / 0.767, blind61 0.883
-        # / 0.767, blind62 0.783 / 0.767, blind63 0.933 / 0.933, blind64 0.883 / 0.867
+        # / 0.767, blind62 0.783 / 0.767, blind63 0.933 / 0.933, blind64 0.883 / 0.867, blind65
+        # 0.817 / 0.767, blind66 0.833 / 0.817, blind67 0.883 / 0.850, blind68 0.883 / 0.850,
+        # blind69 0.850 / 0.833, blind70 0.783 / 0.633, blind71 0.817 / 0.783, blind72 0.750 / 0.517
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
@@ -200,6 +210,14 @@ def test_off_topic_questions_are_always_abstained(
         ("blind62/paraphrases.jsonl", 0.76, 0.75),
         ("blind63/paraphrases.jsonl", 0.91, 0.91),
         ("blind64/paraphrases.jsonl", 0.86, 0.85),
+        ("blind65/paraphrases.jsonl", 0.80, 0.75),
+        ("blind66/paraphrases.jsonl", 0.81, 0.80),
+        ("blind67/paraphrases.jsonl", 0.86, 0.83),
+        ("blind68/paraphrases.jsonl", 0.86, 0.83),
+        ("blind69/paraphrases.jsonl", 0.83, 0.81),
+        ("blind70/paraphrases.jsonl", 0.76, 0.61),
+        ("blind71/paraphrases.jsonl", 0.80, 0.76),
+        ("blind72/paraphrases.jsonl", 0.73, 0.50),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -216,11 +234,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 280 of 1,318 abstained (0.212; round seven's model 0.053).
+    # Measured over every set: 308 of 1,478 abstained (0.208; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 1300 and abstained / total >= 0.20
+    assert total >= 1450 and abstained / total >= 0.20
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:

@@ -338,9 +338,10 @@ def test_composition_takes_every_likely_sentence_whatever_the_order(answerer: An
 
 
 def test_off_topic_question_is_not_answered(answerer: Answerer) -> None:
-    answer = answerer.ask("What is the best way to bake sourdough bread at home?")
+    # Refused by the abstention model, not by the advice rule ("the best way to bake ...").
+    answer = answerer.ask("How long does sourdough bread take to bake at home?")
     assert not answer.answered and answer.citations == ()
-    decision = answerer.consider("What is the best way to bake sourdough bread at home?")
+    decision = answerer.consider("How long does sourdough bread take to bake at home?")
     assert decision.confidence == pytest.approx(
         confidence(signals(answerer.index, decision.retrieval))
     )
@@ -365,6 +366,9 @@ def test_a_question_asking_for_advice_is_never_answered(answerer: Answerer) -> N
         "How do I complain to the trust?",
         "where can i read the Mazars report",
         "Should I worry?",
+        "Can you suggest some reading on NHS regulation?",
+        "What would you recommend for the trust's annual turnover?",
+        "What's the best way to read a trust's annual turnover?",
     ):
         decision = answerer.consider(q)
         assert decision.retrieval.hits and decision.confidence == 0.0 and not decision.answered
@@ -372,6 +376,8 @@ def test_a_question_asking_for_advice_is_never_answered(answerer: Answerer) -> N
     assert (
         answerer.consider("Can I ask who lifted several undertakings at the trust?").confidence > 0
     )
+    # What the story's people recommend is a question about the story.
+    assert answerer.consider("What did the regulator recommend for the trust?").confidence > 0
 
 
 def test_empty_index_retrieves_nothing(tmp_path: Path) -> None:

@@ -83,14 +83,18 @@ SIGNAL_WEIGHTS = (2.821, 1.468, -1.610, -3.045, 3.168, -3.092)
 SIGNAL_BIAS = -5.148
 ANSWER_THRESHOLD = 0.2739
 
-# Advice: "How do I complain?", "Where can I get help?", "Should I worry?". A news report tells what
-# happened; it does not advise its reader, so such a question is never answered. No answerable
-# question in any set asks this way (0 of 4,340: every bundled paraphrase set, xquad-r dev and
-# holdout, squad2-normans); 135 of 1,020 off-topic questions and 4 of 998 absent ones do. Not
-# "Can I ask who ...?", a courtesy before a question about the story.
+# Advice: "How do I complain?", "Where can I get help?", "Should I worry?", "What would you
+# recommend?". A news report tells what happened; it does not advise its reader, so such a
+# question is never answered. No answerable question in any set asks this way (0 of 5,780: every
+# bundled paraphrase set to blind72, xquad-r dev and holdout, squad2-normans); 299 of 1,500
+# off-topic questions and 7 of 1,478 absent ones do. Not "Can I ask who ...?", a courtesy before
+# a question about the story.
 _ADVICE = re.compile(
     r"\b(?:how|where|what|who|when|which)\b(?:\s+[\w'’]+){0,3}?\s+(?:do|can|could|should|must)\s+i\b"
-    r"|^\W*should\s+i\b",
+    r"|^\W*should\s+i\b"
+    # A recommendation asked of the bot ("Can you suggest ...?", "What would you recommend?"), not
+    # of the story ("What did the review recommend?"), and "the best way to ...".
+    r"|\byou\s+(?:please\s+)?(?:would\s+)?(?:recommend|suggest|advise)\b|\bbest\s+way\s+(?:to|of)\b",
     re.I,
 )
 
