@@ -14,11 +14,11 @@ from trustbot.lexical import text_tokens, tokenize
 from trustbot.passages import passage_texts, speaker_phrase
 from trustbot.rerank import Trees
 from trustbot.retrieve import (
+    _ASKS_SPEAKER,
     FEATURES,
     WEIGHTS,
     Hit,
     Retrieval,
-    _ASKS_SPEAKER,
     _spans,
     acronym_links,
     answer_near,
