@@ -26,7 +26,9 @@ abstain rate of xquad-r questions about articles not indexed and of off-topic qu
 maximin operating point, not a rate picked in advance), among the thresholds that abstain on
 every off-topic question. The script prints the weights, the
 threshold and the rates each set gets at it, beside those of a plain threshold on the best
-sentence's cosine chosen by the same rule, ready to paste into ``answer.py``.
+sentence's cosine chosen by the same rule, ready to paste into ``answer.py``. A question asking
+for advice (``answer.asks_advice``) is scored 0, as the product scores it, before the threshold
+is chosen; it stays in the regression's data.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from trustbot.answer import SIGNALS, signals
+from trustbot.answer import SIGNALS, asks_advice, signals
 from trustbot.embed import make_embedder
 from trustbot.evaluate import read_questions
 from trustbot.retrieve import Retrieval, candidates, rank
@@ -49,10 +51,10 @@ TARGET_SETS = ("dev.jsonl", "paraphrases.jsonl", "off-topic.jsonl")
 ALWAYS_ABSTAIN = "off-topic.jsonl"
 
 
-def collect(pairs: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Signals, answerable labels and set names for every question."""
+def collect(pairs: list[str]) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Signals, answerable labels, set names and asks-advice flags for every question."""
     embedder = make_embedder(None)
-    xs, ys, names = [], [], []
+    xs, ys, names, advice = [], [], [], []
     for pair in pairs:
         index_dir, qfile = pair.split(":", 1)
         index = load_index(Path(index_dir), embedder)
@@ -65,7 +67,8 @@ def collect(pairs: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
             xs.append(signals(index, retrieval))
             ys.append(q.answer is not None and q.article in ids)
             names.append(Path(qfile).name)
-    return np.array(xs), np.array(ys), names
+            advice.append(asks_advice(q.question))
+    return np.array(xs), np.array(ys), names, np.array(advice)
 
 
 def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -110,13 +113,13 @@ def maximin(score: np.ndarray, y: np.ndarray, names: list[str]) -> float:
 
 
 def main(argv: list[str]) -> None:
-    x, y, names = collect(argv)
+    x, y, names, advice = collect(argv)
     cells = [(n, bool(label)) for n, label in zip(names, y, strict=True)]
     counts = {c: cells.count(c) for c in set(cells)}
     weight = np.array([1.0 / counts[c] for c in cells])
     w = fit(x, y.astype(float), weight)
     z = w[0] + x @ w[1:]
-    conf = 1 / (1 + np.exp(-z))
+    conf = np.where(advice, 0.0, 1 / (1 + np.exp(-z)))
     threshold = maximin(conf, y, names)
     print("signal weights:")
     for name, value in zip(SIGNALS, w[1:], strict=True):

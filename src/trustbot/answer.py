@@ -98,6 +98,12 @@ _ADVICE = re.compile(
     re.I,
 )
 
+
+def asks_advice(question: str) -> bool:
+    """Whether ``question`` asks for advice (``_ADVICE``): never answered, whatever the signals."""
+    return _ADVICE.search(question) is not None
+
+
 # Composition: a further sentence is cited beside the best one when the ranker gives it at least
 # this probability of being the answer. The ranker's softmax is fitted as that probability and is
 # calibrated on dev (second-ranked sentences given 0.2-0.3 were right 27% of the time, those given
@@ -203,7 +209,7 @@ class Answerer:
         from trustbot.retrieve import retrieve
 
         retrieval = retrieve(self.index, self.embedder, clean_question(question))
-        if not retrieval.hits or _ADVICE.search(retrieval.question):
+        if not retrieval.hits or asks_advice(retrieval.question):
             return Decision(retrieval, 0.0, False)
         c = confidence(signals(self.index, retrieval))
         return Decision(retrieval, c, c >= ANSWER_THRESHOLD)
