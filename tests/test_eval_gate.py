@@ -61,7 +61,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind36", "blind37", "blind38", "blind39", "blind40", "blind41", "blind42"),
             *("blind43", "blind45", "blind47", "blind48", "blind49", "blind50", "blind51"),
             *("blind53", "blind55", "blind58", "blind59", "blind61", "blind62", "blind67"),
-            *("blind70", "blind72"),
+            *("blind70", "blind72", "blind73", "blind75", "blind76", "blind77", "blind78"),
+            *("blind80",),
         )
     ]
     + [
@@ -84,7 +85,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # committee?" (blind56).
         answers_off_topic("blind54", 1),
         answers_off_topic("blind56", 1),
-        # Round ten's sets found 23, many further from the story, on NHS or audit matters in
+        # Round ten's first sixteen sets found 23, many further from the story, on NHS or audit matters in
         # general: "Median NHS CEO salary?", "When was the National Health Service founded?",
         # "How cold does it get in the winter in the south of England?", "How is materiality
         # usually determined in a statutory audit?", "What's the difference between palliative
@@ -101,6 +102,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind68", 4),
         answers_off_topic("blind69", 4),
         answers_off_topic("blind71", 2),
+        # And four of the last eight sets': "What is quantitative easing?" (blind74); three about
+        # what the Care Quality Commission does, which the article names (blind79).
+        answers_off_topic("blind74", 1),
+        answers_off_topic("blind79", 3),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -119,7 +124,7 @@ def test_off_topic_questions_are_always_abstained(
         # no_count signal, the advice rule), docs/quality.md. Tuned on: dev, check, holdout,
         # blind-dev, blind-holdout, blind2-blind7. Kept out of every fit: blind8-blind24 (read),
         # blind25-blind28 (not read), blind29-blind40 (read in rounds eight and nine),
-        # blind41-blind56 (written in round nine) and blind57-blind72 (round ten), each run once
+        # blind41-blind56 (written in round nine) and blind57-blind80 (round ten), each run once
         # on the code before and after the change it decided, then read.
         # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.817 / 0.783,
         # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.900 / 0.900, blind4 0.850 /
@@ -140,7 +145,10 @@ def test_off_topic_questions_are_always_abstained(
         # 0.767, blind58 0.783 / 0.750, blind59 0.833 / 0.817, blind60 0.800 / 0.767, blind61 0.883
         # / 0.767, blind62 0.783 / 0.767, blind63 0.933 / 0.933, blind64 0.883 / 0.867, blind65
         # 0.817 / 0.767, blind66 0.833 / 0.817, blind67 0.883 / 0.850, blind68 0.883 / 0.850,
-        # blind69 0.850 / 0.833, blind70 0.783 / 0.633, blind71 0.817 / 0.783, blind72 0.750 / 0.517
+        # blind69 0.850 / 0.833, blind70 0.783 / 0.633, blind71 0.817 / 0.783, blind72 0.750 /
+        # 0.517, blind73 0.783 / 0.750, blind74 0.800 / 0.750, blind75 0.783 / 0.700, blind76 0.967
+        # / 0.933, blind77 0.767 / 0.683, blind78 0.783 / 0.667, blind79 0.917 / 0.900, blind80
+        # 0.833 / 0.633
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
@@ -218,6 +226,14 @@ def test_off_topic_questions_are_always_abstained(
         ("blind70/paraphrases.jsonl", 0.76, 0.61),
         ("blind71/paraphrases.jsonl", 0.80, 0.76),
         ("blind72/paraphrases.jsonl", 0.73, 0.50),
+        ("blind73/paraphrases.jsonl", 0.76, 0.73),
+        ("blind74/paraphrases.jsonl", 0.78, 0.73),
+        ("blind75/paraphrases.jsonl", 0.76, 0.68),
+        ("blind76/paraphrases.jsonl", 0.95, 0.91),
+        ("blind77/paraphrases.jsonl", 0.75, 0.66),
+        ("blind78/paraphrases.jsonl", 0.76, 0.65),
+        ("blind79/paraphrases.jsonl", 0.90, 0.88),
+        ("blind80/paraphrases.jsonl", 0.81, 0.61),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -234,11 +250,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 308 of 1,478 abstained (0.208; round seven's model 0.053).
+    # Measured over every set: 348 of 1,638 abstained (0.212; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 1450 and abstained / total >= 0.20
+    assert total >= 1600 and abstained / total >= 0.20
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:
