@@ -85,9 +85,9 @@ ANSWER_THRESHOLD = 0.2739
 
 # Advice: "How do I complain?", "Where can I get help?", "Should I worry?", "What would you
 # recommend?". A news report tells what happened; it does not advise its reader, so such a
-# question is never answered. No answerable question in any set asks this way (0 of 5,780: every
-# bundled paraphrase set to blind72, xquad-r dev and holdout, squad2-normans); 299 of 1,500
-# off-topic questions and 7 of 1,478 absent ones do. Not "Can I ask who ...?", a courtesy before
+# question is never answered. No answerable question in any set asks this way (0 of 6,260: every
+# bundled paraphrase set to blind80, xquad-r dev and holdout, squad2-normans); 329 of 1,660
+# off-topic questions and 8 of 1,638 absent ones do. Not "Can I ask who ...?", a courtesy before
 # a question about the story.
 _ADVICE = re.compile(
     r"\b(?:how|where|what|who|when|which)\b(?:\s+[\w'’]+){0,3}?\s+(?:do|can|could|should|must)\s+i\b"

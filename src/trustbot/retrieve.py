@@ -850,7 +850,7 @@ def _speaker_first(index: LoadedIndex, hits: list[Hit], question: str) -> list[H
     """ "Who said X?": X is in the quotation, the name is in the sentence that attributes it.
 
     Only when the question asks who speaks (``_ASKS_SPEAKER``), and not when it already names
-    the speaker ("Who said Broughton ...?"). Over every bundled question set, moving the
+    the speaker ("Was it Broughton who said ...?"). Over every bundled question set, moving the
     speaker first for any who-question whose question did not name him put the attribution
     before the answer 27 times ("Who does the CEO say deserves a better organisation?") and
     helped 3 times ("Who said there would be further challenges ahead?"); asked only for who
