@@ -85,14 +85,14 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # committee?" (blind56).
         answers_off_topic("blind54", 1),
         answers_off_topic("blind56", 1),
-        # Round ten's first sixteen sets found 23, many further from the story, on NHS or audit matters in
-        # general: "Median NHS CEO salary?", "When was the National Health Service founded?",
-        # "How cold does it get in the winter in the south of England?", "How is materiality
-        # usually determined in a statutory audit?", "What's the difference between palliative
-        # care and hospice care?" ... Three asked the bot for a recommendation ("What books would
-        # you recommend on accompanying the dying?", "What's the best way to get up to speed on an
-        # NHS trust's annual accounts?") and are now refused as requests for advice. See
-        # docs/quality.md.
+        # Round ten's first sixteen sets found 23, many further from the story, on NHS or audit
+        # matters in general: "Median NHS CEO salary?", "When was the National Health Service
+        # founded?", "How cold does it get in the winter in the south of England?", "How is
+        # materiality usually determined in a statutory audit?", "What's the difference between
+        # palliative care and hospice care?" ... Three asked the bot for a recommendation ("What
+        # books would you recommend on accompanying the dying?", "What's the best way to get up to
+        # speed on an NHS trust's annual accounts?") and are now refused as requests for advice.
+        # See docs/quality.md.
         answers_off_topic("blind57", 1),
         answers_off_topic("blind60", 2),
         answers_off_topic("blind63", 2),
