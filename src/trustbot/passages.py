@@ -20,10 +20,14 @@ from collections.abc import Sequence
 
 from trustbot.text import Sentence
 
+# The verbs that attribute a quotation to its speaker.
+SPEECH_VERBS = (
+    "said", "says", "added", "adds", "told", "tells", "explained", "stated", "warned", "insisted",
+    "wrote", "writes", "argued", "claimed", "noted", "replied", "admitted", "confirmed",
+)  # fmt: skip
 # "Nick Broughton, who became chief executive ..., said: “..." -> the part before the verb.
 _SPEAKER = re.compile(
-    r"^(?P<who>[^“”\"‘’]{2,160}?)(?:,\s*|\s+)(?:said|says|added|adds|told|tells|explained|"
-    r"stated|warned|insisted|wrote|writes|argued|claimed|noted|replied|admitted|confirmed)\b"
+    r"^(?P<who>[^“”\"‘’]{2,160}?)(?:,\s*|\s+)(?:" + "|".join(SPEECH_VERBS) + r")\b"
 )
 _SPEAKER_COLON = re.compile(r"^(?P<who>[^“”\"‘’:]{2,160}):\s*[“\"‘]")
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from trustbot.embed import Embedder
 from trustbot.lexical import text_tokens
-from trustbot.passages import speaker_phrase
+from trustbot.passages import SPEECH_VERBS, speaker_phrase
 from trustbot.rerank import Trees, reorder
 from trustbot.rerank import load as load_trees
 from trustbot.store import LoadedIndex, StoredArticle
@@ -837,10 +837,10 @@ def rank(
 # the speaker is the question's subject and the answer is in the quotation.
 _ASKS_SPEAKER = re.compile(
     r"\bwho(?:'s|’s|\s+(?:is|was|has|had|did|does|do|would)\b)?\s+(?:\w+ly\s+)?(?:"
-    r"said|says|say|told|tells|stated|states|warned|warns|insisted|insists|wrote|writes|argued|"
-    r"argues|claimed|claims|noted|notes|replied|admitted|admits|confirmed|confirms|added|adds|"
-    r"explained|explains|commented|comments|described|describes|called|calls|spoke|speaks|"
-    r"quoted|believes?|thinks?|praised|praises|welcomed|welcomes)\b"
+    + "|".join(SPEECH_VERBS)
+    + r"|say|states|warns|insists|argues|claims|notes|admits|confirms|explains|commented|"
+    r"comments|described|describes|called|calls|spoke|speaks|quoted|believes?|thinks?|praised|"
+    r"praises|welcomed|welcomes)\b"
     r"|\bwho(?:'s|’s|\s+(?:is|was|are|were)\b)",
     re.IGNORECASE,
 )
