@@ -834,9 +834,10 @@ def rank(
 
 # "Who said ...", "who has warned ...", "who is ...": the speaker is what the question asks for.
 # Not "who does he say deserves ...", "whose actions did the CEO say ...", "for whom ...": there
-# the speaker is the question's subject and the answer is in the quotation.
+# the speaker is the question's subject and the answer is in the quotation. (The second branch,
+# "who is/was/'s", already covers those before a speech verb.)
 _ASKS_SPEAKER = re.compile(
-    r"\bwho(?:'s|’s|\s+(?:is|was|has|had|did|does|do|would)\b)?\s+(?:\w+ly\s+)?(?:"
+    r"\bwho(?:\s+(?:has|had|did|does|do|would)\b)?\s+(?:\w+ly\s+)?(?:"
     + "|".join(SPEECH_VERBS)
     + r"|say|states|warns|insists|argues|claims|notes|admits|confirms|explains|commented|"
     r"comments|described|describes|called|calls|spoke|speaks|quoted|believes?|thinks?|praised|"
