@@ -62,7 +62,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind43", "blind45", "blind47", "blind48", "blind49", "blind50", "blind51"),
             *("blind53", "blind55", "blind58", "blind59", "blind61", "blind62", "blind67"),
             *("blind70", "blind72", "blind73", "blind75", "blind76", "blind77", "blind78"),
-            *("blind80",),
+            *("blind80", "blind81", "blind84", "blind85", "blind86", "blind87"),
         )
     ]
     + [
@@ -106,6 +106,13 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # what the Care Quality Commission does, which the article names (blind79).
         answers_off_topic("blind74", 1),
         answers_off_topic("blind79", 3),
+        # Round eleven's eight sets: "How long are NHS dental waiting lists these days?"
+        # (blind82), "Who chairs NHS England's board?", "What's the mental health investment
+        # standard?", "Who is the current health secretary?" (blind83), the usual quorum of a
+        # foundation trust's board meeting (blind88).
+        answers_off_topic("blind82", 1),
+        answers_off_topic("blind83", 3),
+        answers_off_topic("blind88", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -120,12 +127,13 @@ def test_off_topic_questions_are_always_abstained(
     ("name", "p_at_1", "right"),
     [
         # Measured (P@1, answered with the right first sentence) on round seven's ranking with
-        # round ten's rule for who-questions about a quotation, and round nine's abstention (the
-        # no_count signal, the advice rule), docs/quality.md. Tuned on: dev, check, holdout,
-        # blind-dev, blind-holdout, blind2-blind7. Kept out of every fit: blind8-blind24 (read),
-        # blind25-blind28 (not read), blind29-blind40 (read in rounds eight and nine),
-        # blind41-blind56 (written in round nine) and blind57-blind80 (round ten), each run once
-        # on the code before and after the change it decided, then read.
+        # round ten's rule for who-questions about a quotation, round nine's abstention (the
+        # no_count signal, the advice rule) and round eleven's titles ("Mr"), docs/quality.md.
+        # Tuned on: dev, check, holdout, blind-dev, blind-holdout, blind2-blind7. Kept out of
+        # every fit: blind8-blind24 (read), blind25-blind28 (not read), blind29-blind40 (read in
+        # rounds eight and nine), blind41-blind56 (written in round nine), blind57-blind80 (round
+        # ten) and blind81-blind88 (round eleven), each run once on the code before and after the
+        # change it decided, then read.
         # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.817 / 0.783,
         # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.900 / 0.900, blind4 0.850 /
         # 0.833, blind5 0.850 / 0.833, blind6 0.917 / 0.917, blind7 0.800 / 0.683, blind8 0.750 /
@@ -136,19 +144,21 @@ def test_off_topic_questions_are_always_abstained(
         # blind24 0.783 / 0.700, blind25 0.717 / 0.600, blind26 0.867 / 0.850, blind27 0.933 /
         # 0.933, blind28 0.883 / 0.833, blind29 0.833 / 0.750, blind30 0.783 / 0.700, blind31 0.933
         # / 0.867, blind32 0.817 / 0.717, blind33 0.750 / 0.667, blind34 0.783 / 0.667, blind35
-        # 0.833 / 0.783, blind36 0.850 / 0.767, blind37 0.833 / 0.767, blind38 0.867 / 0.867,
+        # 0.833 / 0.817, blind36 0.850 / 0.767, blind37 0.833 / 0.767, blind38 0.867 / 0.867,
         # blind39 0.650 / 0.600, blind40 0.783 / 0.750, blind41 0.850 / 0.817, blind42 0.817 /
         # 0.800, blind43 0.917 / 0.883, blind44 0.900 / 0.833, blind45 0.850 / 0.817, blind46 0.817
-        # / 0.717, blind47 0.883 / 0.833, blind48 0.833 / 0.833, blind49 0.733 / 0.717, blind50
-        # 0.867 / 0.800, blind51 0.800 / 0.783, blind52 0.917 / 0.917, blind53 0.850 / 0.783,
+        # / 0.717, blind47 0.883 / 0.867, blind48 0.833 / 0.833, blind49 0.733 / 0.717, blind50
+        # 0.867 / 0.800, blind51 0.800 / 0.783, blind52 0.917 / 0.917, blind53 0.850 / 0.817,
         # blind54 0.767 / 0.733, blind55 0.817 / 0.667, blind56 0.900 / 0.900, blind57 0.767 /
         # 0.767, blind58 0.783 / 0.750, blind59 0.833 / 0.817, blind60 0.800 / 0.767, blind61 0.883
         # / 0.767, blind62 0.783 / 0.767, blind63 0.933 / 0.933, blind64 0.883 / 0.867, blind65
-        # 0.817 / 0.767, blind66 0.833 / 0.817, blind67 0.883 / 0.850, blind68 0.883 / 0.850,
+        # 0.817 / 0.783, blind66 0.833 / 0.817, blind67 0.883 / 0.850, blind68 0.883 / 0.850,
         # blind69 0.850 / 0.833, blind70 0.783 / 0.633, blind71 0.817 / 0.783, blind72 0.750 /
         # 0.517, blind73 0.783 / 0.750, blind74 0.800 / 0.750, blind75 0.783 / 0.700, blind76 0.967
         # / 0.933, blind77 0.767 / 0.683, blind78 0.783 / 0.667, blind79 0.917 / 0.900, blind80
-        # 0.833 / 0.633
+        # 0.833 / 0.633, blind81 0.750 / 0.733, blind82 0.833 / 0.733, blind83 0.817 / 0.717,
+        # blind84 0.883 / 0.833, blind85 0.867 / 0.850, blind86 0.850 / 0.817, blind87 0.950 /
+        # 0.900, blind88 0.883 / 0.867
         # Floors: the measurement less one question.
         ("dev/paraphrases.jsonl", 0.92, 0.92),
         ("check/paraphrases.jsonl", 0.84, 0.84),
@@ -188,7 +198,7 @@ def test_off_topic_questions_are_always_abstained(
         ("blind32/paraphrases.jsonl", 0.80, 0.70),
         ("blind33/paraphrases.jsonl", 0.73, 0.65),
         ("blind34/paraphrases.jsonl", 0.76, 0.65),
-        ("blind35/paraphrases.jsonl", 0.81, 0.76),
+        ("blind35/paraphrases.jsonl", 0.81, 0.80),
         ("blind36/paraphrases.jsonl", 0.83, 0.75),
         ("blind37/paraphrases.jsonl", 0.81, 0.75),
         ("blind38/paraphrases.jsonl", 0.85, 0.85),
@@ -200,13 +210,13 @@ def test_off_topic_questions_are_always_abstained(
         ("blind44/paraphrases.jsonl", 0.88, 0.81),
         ("blind45/paraphrases.jsonl", 0.83, 0.80),
         ("blind46/paraphrases.jsonl", 0.80, 0.70),
-        ("blind47/paraphrases.jsonl", 0.86, 0.81),
+        ("blind47/paraphrases.jsonl", 0.86, 0.85),
         ("blind48/paraphrases.jsonl", 0.81, 0.81),
         ("blind49/paraphrases.jsonl", 0.71, 0.70),
         ("blind50/paraphrases.jsonl", 0.85, 0.78),
         ("blind51/paraphrases.jsonl", 0.78, 0.76),
         ("blind52/paraphrases.jsonl", 0.90, 0.90),
-        ("blind53/paraphrases.jsonl", 0.83, 0.76),
+        ("blind53/paraphrases.jsonl", 0.83, 0.80),
         ("blind54/paraphrases.jsonl", 0.75, 0.71),
         ("blind55/paraphrases.jsonl", 0.80, 0.65),
         ("blind56/paraphrases.jsonl", 0.88, 0.88),
@@ -218,7 +228,7 @@ def test_off_topic_questions_are_always_abstained(
         ("blind62/paraphrases.jsonl", 0.76, 0.75),
         ("blind63/paraphrases.jsonl", 0.91, 0.91),
         ("blind64/paraphrases.jsonl", 0.86, 0.85),
-        ("blind65/paraphrases.jsonl", 0.80, 0.75),
+        ("blind65/paraphrases.jsonl", 0.80, 0.76),
         ("blind66/paraphrases.jsonl", 0.81, 0.80),
         ("blind67/paraphrases.jsonl", 0.86, 0.83),
         ("blind68/paraphrases.jsonl", 0.86, 0.83),
@@ -234,6 +244,14 @@ def test_off_topic_questions_are_always_abstained(
         ("blind78/paraphrases.jsonl", 0.76, 0.65),
         ("blind79/paraphrases.jsonl", 0.90, 0.88),
         ("blind80/paraphrases.jsonl", 0.81, 0.61),
+        ("blind81/paraphrases.jsonl", 0.73, 0.71),
+        ("blind82/paraphrases.jsonl", 0.81, 0.71),
+        ("blind83/paraphrases.jsonl", 0.80, 0.70),
+        ("blind84/paraphrases.jsonl", 0.86, 0.81),
+        ("blind85/paraphrases.jsonl", 0.85, 0.83),
+        ("blind86/paraphrases.jsonl", 0.83, 0.80),
+        ("blind87/paraphrases.jsonl", 0.93, 0.88),
+        ("blind88/paraphrases.jsonl", 0.86, 0.85),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -250,11 +268,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 348 of 1,638 abstained (0.212; round seven's model 0.053).
+    # Measured over every set: 380 of 1,798 abstained (0.211; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 1600 and abstained / total >= 0.20
+    assert total >= 1790 and abstained / total >= 0.20
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:

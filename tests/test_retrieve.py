@@ -254,6 +254,15 @@ def test_names_the_index_never_mentions_are_counted(answerer: Answerer) -> None:
     assert r.unknown_names == 1.0
 
 
+def test_a_title_before_a_known_name_is_not_a_name(answerer: Answerer) -> None:
+    # "Mr" is in no indexed sentence; counted as a name, it made the question look like one about
+    # somebody the corpus never mentions, and the answer was abstained on.
+    for question in ("What did Ms Smith find?", "What did Dr Jane Smith say?"):
+        assert retrieve(answerer.index, answerer.embedder, question).unknown_names == 0.0
+    other = retrieve(answerer.index, answerer.embedder, "What did Mr Jones say?")
+    assert other.unknown_names == 1.0
+
+
 def test_a_name_is_known_only_whole_or_give_or_take_an_ending(tmp_path: Path) -> None:
     # Sharing its first letters with an indexed word is enough for a term to count as present
     # (regulator/regulatory) but not for a name to be known: a question about Scandinavia is

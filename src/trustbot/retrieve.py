@@ -452,7 +452,10 @@ def synonym_pairs(question: str) -> list[tuple[str, str]]:
 _QUESTION_WORDS = (
     "what which who whom whose when where why how whether did do does doing done is are was were "
     "be been being am have has had having can could would will shall should may might must "
-    "many much tell me please there their they it its about"
+    "many much tell me please there their they it its about "
+    # A title before a name says nothing the name does not ("Mr Broughton"); as a word the index
+    # never holds, it made a question look like one about somebody else.
+    "mr mrs ms mx dr prof cllr"
 )
 
 
