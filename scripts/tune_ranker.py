@@ -28,14 +28,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 
 from trustbot.embed import make_embedder
 from trustbot.evaluate import is_hit, read_questions
-from trustbot.rerank import Trees, inputs, reorder, save
+from trustbot.rerank import Trees, from_sklearn, inputs, reorder, save
 from trustbot.retrieve import BASE_DENSE, FEATURES, WEIGHTS, candidates, weight_group
 from trustbot.store import load_index
 
@@ -147,33 +146,7 @@ def fit_trees(data: list[Group]) -> Trees:
         early_stopping=False,
         random_state=0,
     ).fit(x, y, sample_weight=weight)
-    return dataclasses.replace(_complete(model), signals=FEATURES)
-
-
-def _complete(model: Any) -> Trees:
-    """scikit-learn's fitted trees as complete binary trees of ``DEPTH`` levels (its node
-    records: ``feature_idx``, ``num_threshold``, ``left``, ``right``, ``is_leaf``, ``value``)."""
-    inner, bottom = 2**DEPTH - 1, 2**DEPTH
-    count = len(model._predictors)
-    feature = np.zeros((count, inner), dtype=np.int64)
-    threshold = np.full((count, inner), np.inf)
-    leaf = np.zeros((count, bottom))
-    for t, (predictor,) in enumerate(model._predictors):
-        nodes = predictor.nodes
-        stack = [(0, 0, 0)]  # (scikit-learn node, our node, its level)
-        while stack:
-            i, at, level = stack.pop()
-            node = nodes[i]
-            if node["is_leaf"]:
-                # Every bottom node under this one: the leftmost path from ``at`` leads there.
-                span = 2 ** (DEPTH - level)
-                first = (at - (2**level - 1)) * span
-                leaf[t, first : first + span] = node["value"]
-                continue
-            feature[t, at] = node["feature_idx"]
-            threshold[t, at] = node["num_threshold"]
-            stack += [(node["left"], 2 * at + 1, level + 1), (node["right"], 2 * at + 2, level + 1)]
-    return Trees(feature, threshold, leaf, float(np.ravel(model._baseline_prediction)[0]))
+    return dataclasses.replace(from_sklearn(model, DEPTH), signals=FEATURES)
 
 
 def main(argv: list[str]) -> None:

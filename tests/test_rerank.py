@@ -4,7 +4,6 @@ and that ``rank`` lets the trees order the linear stage's best candidates."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +11,9 @@ import pytest
 
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
-from trustbot.rerank import KINDS, RERANK, Trees, inputs, load, save
+from trustbot.rerank import KINDS, RERANK, Trees, from_sklearn, inputs, load, save
 from trustbot.retrieve import FEATURES, candidates, rank
 from trustbot.store import load_index, write_index
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import tune_ranker
 
 
 def test_logits_walk_each_tree_to_its_leaf() -> None:
@@ -49,9 +45,9 @@ def test_scikit_learn_trees_convert_exactly(tmp_path: Path) -> None:
     x = rng.normal(size=(3000, 5))
     y = (x[:, 0] * x[:, 1] + 0.5 * x[:, 2] + rng.normal(scale=0.3, size=3000)) > 0
     model = HistGradientBoostingClassifier(
-        max_iter=20, max_depth=tune_ranker.DEPTH, max_leaf_nodes=15, early_stopping=False
+        max_iter=20, max_depth=6, max_leaf_nodes=15, early_stopping=False
     ).fit(x, y)
-    trees = tune_ranker._complete(model)
+    trees = from_sklearn(model, 6)
     probe = rng.normal(size=(500, 5))
     np.testing.assert_allclose(trees.logits(probe), model.decision_function(probe), atol=1e-9)
     save(dataclasses.replace(trees, signals=("a", "b")), str(tmp_path / "t.npz"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -83,6 +84,38 @@ def reorder(order: np.ndarray, features: np.ndarray, kind: str, trees: Trees) ->
     best = order[:RERANK]
     logits = trees.logits(inputs(features, kind)[best])
     return np.concatenate([best[np.argsort(-logits, kind="stable")], order[RERANK:]])
+
+
+def from_sklearn(model: Any, depth: int) -> Trees:
+    """A fitted scikit-learn ``HistGradientBoostingClassifier`` (binary, ``max_depth`` at most
+    ``depth``) as complete binary trees of ``depth`` levels.
+
+    scikit-learn has no public view of these trees: this reads its fitted ``_predictors`` (node
+    records ``feature_idx``, ``num_threshold``, ``left``, ``right``, ``is_leaf``, ``value``) and
+    ``_baseline_prediction``. tests/test_rerank.py checks the result against the model's own
+    ``decision_function``, so a scikit-learn that changes them fails there, not in a refit.
+    """
+    inner, bottom = 2**depth - 1, 2**depth
+    count = len(model._predictors)
+    feature = np.zeros((count, inner), dtype=np.int64)
+    threshold = np.full((count, inner), np.inf)
+    leaf = np.zeros((count, bottom))
+    for t, (predictor,) in enumerate(model._predictors):
+        nodes = predictor.nodes
+        stack = [(0, 0, 0)]  # (scikit-learn node, our node, its level)
+        while stack:
+            i, at, level = stack.pop()
+            node = nodes[i]
+            if node["is_leaf"]:
+                # Every bottom node under this one: the leftmost path from ``at`` leads there.
+                span = 2 ** (depth - level)
+                first = (at - (2**level - 1)) * span
+                leaf[t, first : first + span] = node["value"]
+                continue
+            feature[t, at] = node["feature_idx"]
+            threshold[t, at] = node["num_threshold"]
+            stack += [(node["left"], 2 * at + 1, level + 1), (node["right"], 2 * at + 2, level + 1)]
+    return Trees(feature, threshold, leaf, float(np.ravel(model._baseline_prediction)[0]))
 
 
 def save(trees: Trees, path: str) -> None:
