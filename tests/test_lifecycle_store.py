@@ -186,7 +186,7 @@ def test_a_second_writer_waits_then_fails_clearly(tmp_path: Path) -> None:
 def test_a_reader_racing_two_writes_loads_the_newest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trustbot import store
+    from trustbot.store import loaded
 
     write_index(tmp_path, articles(TEXTS), HashEmbedder())
     first = read_manifest(tmp_path)
@@ -194,9 +194,9 @@ def test_a_reader_racing_two_writes_loads_the_newest(
     write_index(tmp_path, articles({"bats": "Bats fly at dusk."}), HashEmbedder())
     assert not (tmp_path / first["generation"]).exists()
     # The reader read the first manifest just before the two writes swapped theirs in.
-    real = store.read_manifest
+    real = loaded.read_manifest
     calls = iter([first])
-    monkeypatch.setattr(store, "read_manifest", lambda d, **kw: next(calls, None) or real(d, **kw))
+    monkeypatch.setattr(loaded, "read_manifest", lambda d, **kw: next(calls, None) or real(d, **kw))
     assert [a.id for a in load_index(tmp_path).articles] == ["bats"]
 
 

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from trustbot import ingest as lifecycle
-from trustbot import store
 from trustbot.answer import ANSWER_THRESHOLD, Answerer
 from trustbot.config import Settings
 from trustbot.corpus import Article, load_corpus, read_article
@@ -26,6 +25,7 @@ from trustbot.store import (
     MANIFEST,
     LoadedIndex,
     load_index,
+    loaded,
     read_manifest,
     stale_reason,
     write_index,
@@ -246,13 +246,13 @@ def test_a_loaded_index_reads_article_bodies_only_when_needed(
     many = [article(i) for i in range(300)]
     write_index(tmp_path, many, HashEmbedder())
     opened: list[Path] = []
-    real = store._read_article_file
+    real = loaded.read_article_file
 
     def counted_read(path: Path) -> tuple[str, tuple[Sentence, ...], tuple[int | None, ...]]:
         opened.append(path)
         return real(path)
 
-    monkeypatch.setattr(store, "_read_article_file", counted_read)
+    monkeypatch.setattr(loaded, "read_article_file", counted_read)
     index = load_index(tmp_path)
     assert opened == [] and len(index.articles) == 300
     answer = Answerer(index, HashEmbedder()).ask("How many newts were found near the river 17?")

@@ -32,7 +32,7 @@ def article(i: int) -> Article:
 
 def test_new_articles_are_embedded_in_batches(tmp_path: Path, monkeypatch: object) -> None:
     articles = [article(i) for i in range(40)]  # 3 sentences each
-    monkeypatch.setattr(store, "EMBED_BATCH", 50)  # type: ignore[attr-defined]
+    monkeypatch.setattr(store.write, "EMBED_BATCH", 50)  # type: ignore[attr-defined]
     emb = CountingEmbedder()
     report = write_index(tmp_path, articles, emb)
     assert report.sentences_embedded == 120
