@@ -24,8 +24,8 @@ rows stay in the files, and ``vectors.Segments`` and ``SegmentedLexical`` skip t
 document frequencies count live rows only). A changed article is a tombstone plus the new
 version in a new segment. When a write would make more than ``MAX_SEGMENTS`` segments, the
 segments (not the base) are merged into one, from the stored per-article vectors, dropping their
-tombstones; when deleted rows exceed ``store.MAX_DEAD_SHARE`` of the live ones, the next write
-rebuilds one base (from stored vectors; nothing is embedded again).
+tombstones; when deleted rows exceed ``store.write.MAX_DEAD_SHARE`` of the live ones, the next
+write rebuilds one base (from stored vectors; nothing is embedded again).
 """
 
 from __future__ import annotations

@@ -34,19 +34,14 @@ loaded for searching) and ``write`` (building and swapping in generations).
 from trustbot.durable import write_lock
 from trustbot.store.loaded import LoadedIndex, StoredArticle, load_index
 from trustbot.store.manifest import (
-    EMBED_RECIPE,
-    FORMAT_VERSION,
     MANIFEST,
     PART_KEYS,
-    REBUILD_HINT,
-    TEXT_VERSION,
     check_model,
     corpus_staleness,
     read_manifest,
     stale_reason,
 )
 from trustbot.store.write import (
-    MAX_DEAD_SHARE,
     Progress,
     WriteReport,
     lookup,
@@ -55,13 +50,8 @@ from trustbot.store.write import (
 )
 
 __all__ = [
-    "EMBED_RECIPE",
-    "FORMAT_VERSION",
     "MANIFEST",
-    "MAX_DEAD_SHARE",
     "PART_KEYS",
-    "REBUILD_HINT",
-    "TEXT_VERSION",
     "LoadedIndex",
     "Progress",
     "StoredArticle",
