@@ -448,3 +448,9 @@ def texts_of(index: LoadedIndex, rows: np.ndarray) -> list[str]:
 )
 def test_text_tokens_are_bm25s_tokens(text: str) -> None:
     assert text_tokens(text) == tokenize([text])[0]
+
+
+def test_a_question_of_question_words_only_is_refused_not_an_error(answerer: Answerer) -> None:
+    # "when was that?" has no term to look up; a quoted candidate used to raise a TypeError.
+    for q in ("when was that?", "Who did it?", "And what about them?"):
+        assert not answerer.ask(q).answered, q

@@ -767,6 +767,8 @@ def _inherit_speakers(
     """A quoted sentence also holds the words naming its speaker: the third paragraph of the
     chief executive's quote answers "what does the chief executive expect?". ``quoted`` maps
     rows of ``present`` to their article and the sentence naming the speaker."""
+    if not terms:  # "When was that?": nothing to inherit (and an empty list is not boolean)
+        return
     for i, (art, speaker) in quoted.items():
         who = _speaker_tokens(art.text(speaker))
         # In any of its wordings: "the CEO" is the speaker "chief executive of the trust".
