@@ -99,6 +99,18 @@ def test_chat_reads_piped_lines_and_quit_exits_zero(seed_index: Workspace) -> No
     assert "never asked" not in run.out
 
 
+def test_chat_reads_a_follow_up_as_about_the_person_last_quoted(seed_index: Workspace) -> None:
+    two = "Who runs the trust now?\nWhen did he start?\n"
+    run = trustbot(*seed_index.args(), "chat", input=two)
+    assert run.code == 0, run.err
+    assert run.out.count("Taking this") == 1
+    assert "\n\n(Taking this to be about Nick Broughton.)\nNick Broughton, who became" in run.out
+    # `ask` answers each line on its own: "he" is nobody there.
+    alone = trustbot(*seed_index.args(), "ask", input=two)
+    assert alone.code == 0, alone.err
+    assert "Taking this" not in alone.out and alone.out.rstrip().endswith("The articles don't say.")
+
+
 def test_global_options_work_after_the_subcommand_and_from_env(seed_index: Workspace) -> None:
     after = trustbot("ask", "--json", "Who is the chief executive?", *seed_index.args())
     assert after.code == 0, after.err

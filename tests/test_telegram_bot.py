@@ -255,6 +255,24 @@ def test_groups_answer_ask_mentions_and_replies_and_ignore_chatter(api: FakeBotA
     assert all(c.params.get("reply_parameters") for c in sent)
 
 
+def test_a_follow_up_is_read_in_its_users_conversation(api: FakeBotAPI) -> None:
+    # "When did he start?" alone names nobody and is refused; after a question answered with
+    # the chief executive's words, "he" is him, and the reply says so. Per user, per chat.
+    group = new_group()
+    alice: dict[str, Any] = {"chat_type": "supergroup", "user_id": 81}
+    bob: dict[str, Any] = {"chat_type": "supergroup", "user_id": 82}
+    api.push(text_update(group, f"/ask@{BOT_USERNAME} Who runs the trust now?", **alice))
+    assert CEO_SENTENCE in shown(only(api, group)[0])
+    api.push(text_update(group, f"/ask@{BOT_USERNAME} When did he start?", **bob))
+    refused = shown(only(api, group, 2)[1])
+    assert "The articles don't say." in refused and "Taking this" not in refused
+    api.push(text_update(group, f"/ask@{BOT_USERNAME} When did he start?", **alice))
+    followed = shown(only(api, group, 3)[2])
+    assert followed.startswith("(Taking this to be about Nick Broughton.)\n")
+    assert CEO_SENTENCE in followed
+    assert "The articles don't say." in reply_in_new_chat(api, "When did he start?")
+
+
 def test_commands_and_mentions_without_entities_still_work(api: FakeBotAPI) -> None:
     """Other Bot API servers may not tag commands and mentions; the text decides then."""
     group = new_group()
@@ -280,7 +298,7 @@ class LongAnswerer:
 
     articles: ClassVar[list[Any]] = []
 
-    def ask(self, question: str, top_k: int = 3) -> Answer:
+    def ask(self, question: str, top_k: int = 3, conversation: Any = None) -> Answer:
         body = " ".join(f"Sentence {i} <b>says</b> “{i} < {i + 1}” & so on." for i in range(120))
         citations = tuple(
             Citation(
@@ -337,7 +355,7 @@ def test_network_errors_are_retried_and_never_kill_the_bot(api: FakeBotAPI) -> N
 class Broken:
     articles: ClassVar[list[Any]] = []
 
-    def ask(self, question: str, top_k: int = 3) -> Answer:
+    def ask(self, question: str, top_k: int = 3, conversation: Any = None) -> Answer:
         raise RuntimeError("the index exploded")
 
 
@@ -358,7 +376,7 @@ class Slow:
         self.real = real
         self.articles = real.articles
 
-    def ask(self, question: str, top_k: int = 3) -> Answer:
+    def ask(self, question: str, top_k: int = 3, conversation: Any = None) -> Answer:
         if "slowly" in question:
             time.sleep(3)
         return self.real.ask(question, top_k)

@@ -100,6 +100,14 @@ def test_unanswered_is_short_friendly_and_escapes_the_question() -> None:
     assert "[1]" not in text
 
 
+def test_a_follow_up_says_whom_it_was_taken_to_be_about_escaped() -> None:
+    for answered, cites in ((True, (cite(1, "She said so."),)), (False, ())):
+        html = render_answer(Answer("What did she say?", answered, cites, about=HOSTILE))
+        assert html.startswith("<i>(Taking this to be about ")
+        assert shown(html).startswith(f"(Taking this to be about {HOSTILE}.)\n")
+    assert not shown(render_answer(Answer("q", True, (cite(1, "s"),)))).startswith("(Taking")
+
+
 def test_start_help_sources_render_valid_html() -> None:
     arts = [
         Art("a", f"<Title {i}> & co", "https://ex.org/" + str(i), "2017-03-14") for i in range(5)

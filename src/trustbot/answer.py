@@ -13,6 +13,7 @@ from trustbot.errors import BadInput, IndexStale
 
 if TYPE_CHECKING:
     from trustbot.embed import Embedder
+    from trustbot.followup import Conversation
     from trustbot.retrieve import Hit, Retrieval
     from trustbot.store import LoadedIndex, StoredArticle
 
@@ -42,6 +43,8 @@ class Answer:
     question: str
     answered: bool
     citations: tuple[Citation, ...] = ()
+    # In a conversation, whom a "he"/"she" in the question was taken to be (followup.py).
+    about: str | None = None
 
     @property
     def text(self) -> str:
@@ -49,6 +52,11 @@ class Answer:
         if not self.answered:
             return NOT_IN_ARTICLES
         return " ".join(f"{c.text} [{c.n}]" for c in self.citations)
+
+    @property
+    def about_note(self) -> str | None:
+        """For a follow-up whose "he" or "she" was read as someone: whom, in words."""
+        return f"(Taking this to be about {self.about}.)" if self.about else None
 
 
 def clean_question(question: str) -> str:
@@ -214,12 +222,18 @@ class Answerer:
         c = confidence(signals(self.index, retrieval))
         return Decision(retrieval, c, c >= ANSWER_THRESHOLD)
 
-    def ask(self, question: str, top_k: int = 3) -> Answer:
-        """Answer ``question`` with up to ``top_k`` cited sentences, or abstain."""
+    def ask(
+        self, question: str, top_k: int = 3, conversation: Conversation | None = None
+    ) -> Answer:
+        """Answer ``question`` with up to ``top_k`` cited sentences, or abstain; within a
+        ``conversation``, a follow-up's "he" or "she" is read as the person last quoted."""
         q = clean_question(question)
-        decision = self.consider(q)
+        query, about = conversation.read(q) if conversation else (q, None)
+        decision = self.consider(query)
+        if conversation:
+            conversation.heard(self.index, decision)
         if not decision.answered:
-            return Answer(question=q, answered=False)
+            return Answer(question=q, answered=False, about=about)
         rows = self._compose(decision.retrieval.hits, top_k)
         citations = []
         for n, (r, score) in enumerate(rows, start=1):
@@ -239,7 +253,7 @@ class Answerer:
                     published=art.published,
                 )
             )
-        return Answer(question=q, answered=True, citations=tuple(citations))
+        return Answer(question=q, answered=True, citations=tuple(citations), about=about)
 
     def _compose(self, hits: Sequence[Hit], top_k: int) -> list[tuple[int, float]]:
         """The rows to cite, best first: the best sentence; others only when the ranker thinks

@@ -187,9 +187,11 @@ def chat(top_k: int) -> None:
 
     A new index (from `trustbot ingest` in another terminal, say) is picked up without a restart.
     """
+    from trustbot.followup import Conversation
     from trustbot.live import LiveAnswerer
 
     live = LiveAnswerer.open(settings())
+    conversation = Conversation()
     answerer = live.current
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if interactive:
@@ -207,7 +209,7 @@ def chat(top_k: int) -> None:
         if not line.strip():
             continue
         try:
-            answer = live().ask(line, top_k=top_k)
+            answer = live().ask(line, top_k=top_k, conversation=conversation)
         except BadInput as err:
             _fail(str(err))
             continue
@@ -437,12 +439,18 @@ def index_status(as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON report instead of tables.")
 @click.option("--verbose", "-v", is_flag=True, help="Also list every question missed.")
-def eval_command(files: tuple[Path, ...], as_json: bool, verbose: bool) -> None:
+@click.option(
+    "--conversation",
+    is_flag=True,
+    help="Ask each file's questions in order as one chat session, as `trustbot chat` does.",
+)
+def eval_command(files: tuple[Path, ...], as_json: bool, verbose: bool, conversation: bool) -> None:
     """Score question sets (shared/eval .jsonl) against the current index.
 
     Prints P@1, R@5, MRR@10, the answer rate on answerable questions, the abstain rate on
     unanswerable ones (a question whose article is not indexed counts as unanswerable) and the
-    answer/abstain trade-off as the threshold moves. Ingests nothing.
+    answer/abstain trade-off as the threshold moves. Ingests nothing. Each question is asked on
+    its own unless --conversation is given.
     """
     import json
 
@@ -452,7 +460,7 @@ def eval_command(files: tuple[Path, ...], as_json: bool, verbose: bool) -> None:
     sets = [(str(f), read_questions(f)) for f in files]
     answerer = open_answerer()
     with _Progress("Asking questions") as progress:
-        report = evaluate(answerer, sets, ANSWER_THRESHOLD, progress)
+        report = evaluate(answerer, sets, ANSWER_THRESHOLD, progress, conversation)
     if as_json:
         click.echo(json.dumps(report.as_dict(verbose), ensure_ascii=False))
     else:

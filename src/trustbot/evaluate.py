@@ -216,9 +216,14 @@ def run(
     answerer: Answerer,
     questions: Sequence[EvalQuestion],
     progress: Callable[[int, int], None] | None = None,
+    conversation: bool = False,
 ) -> list[QuestionResult]:
-    """Ask every question (nothing is ingested) and score the ranking and the decision."""
+    """Ask every question (nothing is ingested) and score the ranking and the decision; with
+    ``conversation``, in order as one chat session (followup.py)."""
+    from trustbot.followup import Conversation
+
     indexed = {a.id for a in answerer.articles}
+    chat = Conversation() if conversation else None
     results = []
     for i, q in enumerate(questions, start=1):
         # The latency baseline: what a bare dense search of the same question costs, measured
@@ -228,8 +233,10 @@ def run(
         answerer.index.faiss_index.search(vector, RANK_DEPTH)
         bare = time.perf_counter() - started
         started = time.perf_counter()
-        decision = answerer.consider(q.question)
+        decision = answerer.consider(chat.read(q.question)[0] if chat else q.question)
         seconds = time.perf_counter() - started
+        if chat:
+            chat.heard(answerer.index, decision)
         hits = decision.retrieval.hits[:RANK_DEPTH]
         texts = [answerer.index.text(h.row) for h in hits]
         answerable = q.answer is not None and q.article in indexed
@@ -298,14 +305,19 @@ def evaluate(
     sets: Sequence[tuple[str, Sequence[EvalQuestion]]],
     threshold: float,
     progress: Callable[[int, int], None] | None = None,
+    conversation: bool = False,
 ) -> Report:
-    """Run named question sets and gather per-set and overall metrics and the trade-off."""
-    everything = [q for _, qs in sets for q in qs]
-    results = run(answerer, everything, progress)
-    files, start = [], 0
+    """Run named question sets and gather per-set and overall metrics and the trade-off; with
+    ``conversation``, each set is asked in order as one chat session."""
+    total = sum(len(qs) for _, qs in sets)
+    files: list[Metrics] = []
+    results: list[QuestionResult] = []
     for name, qs in sets:
-        files.append(metrics(name, results[start : start + len(qs)]))
-        start += len(qs)
+        done = len(results)
+        step = None if progress is None else (lambda i, _n, done=done: progress(done + i, total))
+        mine = run(answerer, qs, step, conversation)
+        files.append(metrics(name, mine))
+        results += mine
     return Report(files, metrics("all", results), tradeoff(results), threshold, results)
 
 

@@ -30,9 +30,9 @@ def to_text(answer: Answer, *, color: bool = False) -> str:
     def style(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
+    lines = [style(answer.about_note, "2")] if answer.about_note else []
     if not answer.answered:
-        return style(answer.text, "33")
-    lines = []
+        return "\n".join([*lines, style(answer.text, "33")])
     for c in answer.citations:
         lines.append(f"{c.text} {style(f'[{c.n}]', '36')}")
     lines += ["", style("Sources:", "1")]

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -51,6 +51,7 @@ from telegram.ext import (
 from trustbot import telegram_render as render
 from trustbot.config import BotSettings
 from trustbot.errors import BadInput, TrustbotError
+from trustbot.followup import Conversation
 
 if TYPE_CHECKING:
     from trustbot.answer import Answer, Answerer
@@ -85,6 +86,8 @@ HINT_UNKNOWN_COMMAND = "I don't know that command. Try /ask, /sources or /help."
 HINT_EMPTY_ASK = "Ask me something after the command, like: /ask Who is the chief executive?"
 SORRY = "Sorry, something went wrong while answering. Please try again in a moment."
 NOT_ALLOWED = "Sorry, this bot is private."
+# Conversations remembered (one per user per chat, a person's name each); the oldest go first.
+MAX_CONVERSATIONS = 10_000
 
 
 # --- settings checks (before anything starts) ---------------------------------------------------
@@ -274,6 +277,8 @@ class TrustBot:
             max_workers=settings.workers, thread_name_prefix="trustbot-answer"
         )
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        # Each user's conversation in each chat, so a follow-up's "he" is the person last quoted.
+        self._conversations: OrderedDict[tuple[int, int], Conversation] = OrderedDict()
         self._refused: set[int] = set()
 
     # - plumbing -
@@ -290,6 +295,15 @@ class TrustBot:
         if user is not None and (user.id in s.allowed_users or user.id in s.admin_users):
             return True
         return chat is not None and chat.id in s.allowed_chats
+
+    def conversation(self, chat_id: int, user_id: int) -> Conversation:
+        """The user's conversation in this chat; the least recently used are forgotten first."""
+        key = (chat_id, user_id)
+        found = self._conversations.pop(key, None) or Conversation()
+        self._conversations[key] = found
+        if len(self._conversations) > MAX_CONVERSATIONS:
+            self._conversations.popitem(last=False)
+        return found
 
     async def send(self, message: Message, html: str, *, quote: bool | None = None) -> None:
         """Send ``html`` as one or more messages; the first replies to ``message`` in groups."""
@@ -372,7 +386,10 @@ class TrustBot:
             await self.send(message, render.render_notice(f"Sorry, {err}."))
             return
         await self.typing(message)
-        task = asyncio.ensure_future(self.in_pool(lambda: self.get_answerer().ask(q)))
+        conversation = self.conversation(message.chat_id, user_id)
+        task = asyncio.ensure_future(
+            self.in_pool(lambda: self.get_answerer().ask(q, conversation=conversation))
+        )
         while True:
             done, _ = await asyncio.wait({task}, timeout=TYPING_EVERY)
             if done:

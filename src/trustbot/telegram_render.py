@@ -52,15 +52,17 @@ def _link(title: str, url: str | None) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """The answer with [n] markers, then the numbered sources with titles, links and dates."""
+    """The answer with [n] markers, then the numbered sources with titles, links and dates;
+    for a follow-up, first whom its "he" or "she" was taken to be."""
+    about = f"<i>{_e(answer.about_note)}</i>\n" if answer.about_note else ""
     if not answer.answered:
         q = answer.question if len(answer.question) <= 200 else answer.question[:199] + "…"
         return (
-            f"🤷 {_e(answer.text)} Nothing in them answers “{_e(q)}”.\n\n"
+            f"{about}🤷 {_e(answer.text)} Nothing in them answers “{_e(q)}”.\n\n"
             "Try other words, or see /sources for what I know about."
         )
     body = " ".join(f"{_e(c.text)} <b>[{c.n}]</b>" for c in answer.citations)
-    lines = [body, "", "<b>Sources</b>"]
+    lines = [about + body, "", "<b>Sources</b>"]
     for c in answer.citations:
         where = f"<b>[{c.n}]</b> {_link(c.title, c.url)}, sentence {c.sentence_index + 1}"
         if c.published:
