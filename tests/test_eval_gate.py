@@ -62,7 +62,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind43", "blind45", "blind47", "blind48", "blind49", "blind50", "blind51"),
             *("blind53", "blind55", "blind58", "blind59", "blind61", "blind62", "blind67"),
             *("blind70", "blind72", "blind73", "blind75", "blind76", "blind77", "blind78"),
-            *("blind80", "blind81", "blind84", "blind85", "blind86", "blind87"),
+            *("blind80", "blind81", "blind84", "blind85", "blind86", "blind87", "blind89"),
+            *("blind90", "blind91", "blind92", "blind93", "blind94", "blind95", "blind96"),
         )
     ]
     + [
@@ -132,8 +133,8 @@ def test_off_topic_questions_are_always_abstained(
         # Tuned on: dev, check, holdout, blind-dev, blind-holdout, blind2-blind7. Kept out of
         # every fit: blind8-blind24 (read), blind25-blind28 (not read), blind29-blind40 (read in
         # rounds eight and nine), blind41-blind56 (written in round nine), blind57-blind80 (round
-        # ten) and blind81-blind88 (round eleven), each run once on the code before and after the
-        # change it decided, then read.
+        # ten), blind81-blind88 (round eleven) and blind89-blind96 (round twelve), each run once on
+        # the code before and after the change it decided, then read (blind93-blind96 not read).
         # dev 0.943 / 0.943, check 0.875 / 0.875, holdout 0.966 / 0.966, blind-dev 0.817 / 0.783,
         # blind-holdout 0.817 / 0.750, blind2 0.917 / 0.917, blind3 0.900 / 0.900, blind4 0.850 /
         # 0.833, blind5 0.850 / 0.833, blind6 0.917 / 0.917, blind7 0.800 / 0.683, blind8 0.750 /
@@ -252,6 +253,14 @@ def test_off_topic_questions_are_always_abstained(
         ("blind86/paraphrases.jsonl", 0.83, 0.80),
         ("blind87/paraphrases.jsonl", 0.93, 0.88),
         ("blind88/paraphrases.jsonl", 0.86, 0.85),
+        ("blind89/paraphrases.jsonl", 0.51, 0.35),
+        ("blind90/paraphrases.jsonl", 0.83, 0.80),
+        ("blind91/paraphrases.jsonl", 0.81, 0.78),
+        ("blind92/paraphrases.jsonl", 0.78, 0.66),
+        ("blind93/paraphrases.jsonl", 0.90, 0.90),
+        ("blind94/paraphrases.jsonl", 0.78, 0.68),
+        ("blind95/paraphrases.jsonl", 0.81, 0.66),
+        ("blind96/paraphrases.jsonl", 0.80, 0.80),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -268,11 +277,46 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 380 of 1,798 abstained (0.211; round seven's model 0.053).
+    # Measured over every set: 422 of 1,958 abstained (0.216; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 1790 and abstained / total >= 0.20
+    assert total >= 1950 and abstained / total >= 0.21
+
+
+@pytest.fixture(scope="module")
+def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
+    """Round twelve's chat sessions (conv1-conv4), each asked in order as one conversation."""
+    files = sorted(QUESTIONS.glob("conv*/conversation.jsonl"))
+    run = trustbot(*seed_index.args(), "eval", "--json", "--conversation", *map(str, files))
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    return {Path(m["name"]).parent.name: m for m in report["files"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "right"),
+    # Measured, as conversations: 22, 27, 35 and 35 of 60 right (asked alone: 22, 23, 28, 27).
+    [("conv1", 0.35), ("conv2", 0.43), ("conv3", 0.56), ("conv4", 0.56)],
+)
+def test_follow_ups_in_a_chat_session(
+    conversations: dict[str, dict[str, Any]], name: str, right: float
+) -> None:
+    assert conversations[name]["answerable"] == 60
+    assert conversations[name]["answered_right"] >= right
+
+
+def test_a_conversation_reads_follow_ups_better_than_questions_alone(
+    conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
+) -> None:
+    # "When did he start?" after an answer quoting the chief executive (followup.py). Measured:
+    # 119 of 240 right as conversations, 100 asked one by one.
+    def right(m: dict[str, Any]) -> int:
+        return round(m["answered_right"] * m["answerable"])
+
+    chat = sum(right(m) for m in conversations.values())
+    alone = sum(right(bundled[f"{name}/conversation.jsonl"]) for name in conversations)
+    assert chat >= alone + 15
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:
