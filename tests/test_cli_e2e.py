@@ -104,7 +104,10 @@ def test_chat_reads_a_follow_up_as_about_the_person_last_quoted(seed_index: Work
     run = trustbot(*seed_index.args(), "chat", input=two)
     assert run.code == 0, run.err
     assert run.out.count("Taking this") == 1
-    assert "\n\n(Taking this to be about Nick Broughton.)\nNick Broughton, who became" in run.out
+    assert (
+        "\n\n(Taking this to be about Nick Broughton, following on from “Who runs the trust "
+        "now?”.)\nNick Broughton, who became" in run.out
+    )
     # `ask` answers each line on its own: "he" is nobody there.
     alone = trustbot(*seed_index.args(), "ask", input=two)
     assert alone.code == 0, alone.err

@@ -268,7 +268,7 @@ def test_a_follow_up_is_read_in_its_users_conversation(api: FakeBotAPI) -> None:
     assert "The articles don't say." in refused and "Taking this" not in refused
     api.push(text_update(group, f"/ask@{BOT_USERNAME} When did he start?", **alice))
     followed = shown(only(api, group, 3)[2])
-    assert followed.startswith("(Taking this to be about Nick Broughton.)\n")
+    assert followed.startswith("(Taking this to be about Nick Broughton, following on from “Who")
     assert CEO_SENTENCE in followed
     assert "The articles don't say." in reply_in_new_chat(api, "When did he start?")
 

@@ -100,11 +100,11 @@ def test_unanswered_is_short_friendly_and_escapes_the_question() -> None:
     assert "[1]" not in text
 
 
-def test_a_follow_up_says_whom_it_was_taken_to_be_about_escaped() -> None:
+def test_a_follow_up_says_how_it_was_read_escaped() -> None:
     for answered, cites in ((True, (cite(1, "She said so."),)), (False, ())):
-        html = render_answer(Answer("What did she say?", answered, cites, about=HOSTILE))
-        assert html.startswith("<i>(Taking this to be about ")
-        assert shown(html).startswith(f"(Taking this to be about {HOSTILE}.)\n")
+        html = render_answer(Answer("What did she say?", answered, cites, note=HOSTILE))
+        assert html.startswith("<i>&lt;script&gt;")
+        assert shown(html).startswith(f"{HOSTILE}\n")
     assert not shown(render_answer(Answer("q", True, (cite(1, "s"),)))).startswith("(Taking")
 
 

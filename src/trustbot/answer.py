@@ -43,8 +43,8 @@ class Answer:
     question: str
     answered: bool
     citations: tuple[Citation, ...] = ()
-    # In a conversation, whom a "he"/"she" in the question was taken to be (followup.py).
-    about: str | None = None
+    # In a conversation, how the question was read when not as asked (followup.Reading.note).
+    note: str | None = None
 
     @property
     def text(self) -> str:
@@ -52,11 +52,6 @@ class Answer:
         if not self.answered:
             return NOT_IN_ARTICLES
         return " ".join(f"{c.text} [{c.n}]" for c in self.citations)
-
-    @property
-    def about_note(self) -> str | None:
-        """For a follow-up whose "he" or "she" was read as someone: whom, in words."""
-        return f"(Taking this to be about {self.about}.)" if self.about else None
 
 
 def clean_question(question: str) -> str:
@@ -226,14 +221,15 @@ class Answerer:
         self, question: str, top_k: int = 3, conversation: Conversation | None = None
     ) -> Answer:
         """Answer ``question`` with up to ``top_k`` cited sentences, or abstain; within a
-        ``conversation``, a follow-up's "he" or "she" is read as the person last quoted."""
+        ``conversation``, a follow-up is read with what came before (followup.py)."""
         q = clean_question(question)
-        query, about = conversation.read(q) if conversation else (q, None)
-        decision = self.consider(query)
+        reading = conversation.read(q) if conversation else None
+        decision = self.consider(reading.query if reading else q)
+        note = reading.note if reading else None
         if conversation:
             conversation.heard(self.index, decision)
         if not decision.answered:
-            return Answer(question=q, answered=False, about=about)
+            return Answer(question=q, answered=False, note=note)
         rows = self._compose(decision.retrieval.hits, top_k)
         citations = []
         for n, (r, score) in enumerate(rows, start=1):
@@ -253,7 +249,7 @@ class Answerer:
                     published=art.published,
                 )
             )
-        return Answer(question=q, answered=True, citations=tuple(citations), about=about)
+        return Answer(question=q, answered=True, citations=tuple(citations), note=note)
 
     def _compose(self, hits: Sequence[Hit], top_k: int) -> list[tuple[int, float]]:
         """The rows to cite, best first: the best sentence; others only when the ranker thinks

@@ -233,7 +233,7 @@ def run(
         answerer.index.faiss_index.search(vector, RANK_DEPTH)
         bare = time.perf_counter() - started
         started = time.perf_counter()
-        decision = answerer.consider(chat.read(q.question)[0] if chat else q.question)
+        decision = answerer.consider(chat.read(q.question).query if chat else q.question)
         seconds = time.perf_counter() - started
         if chat:
             chat.heard(answerer.index, decision)

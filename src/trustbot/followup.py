@@ -1,18 +1,20 @@
 """Follow-up questions in a conversation: "Who runs the trust now?" then "When did he start?".
 
-Asked alone, "When did he start?" names nobody, so nothing ties it to the chief executive: the
-cosine of "Does he think the job's done now?" with the sentence that answers it is 0.23, against
-0.51 with his name. A ``Conversation`` (one per chat session, per Telegram user and chat, or per
-question set with ``trustbot eval --conversation``) remembers the person its last answer quoted:
-the named speaker of the best sentence. A later question that says he/she/his/her/him and names no
-one is searched as ``<question> (<person>)``; the answer still quotes only the articles, and the
-front ends say whom the question was taken to be about.
+Asked alone, a follow-up names nothing it is about: "When did he start?", "When was that?",
+"Whose deaths?". The cosine of "Does he think the job's done now?" with the sentence that answers
+it is 0.23, against 0.51 with the chief executive's name. A ``Conversation`` (one per chat
+session, per Telegram user and chat, or per question set with ``trustbot eval --conversation``)
+remembers the previous question and the person the last answer quoted (the named speaker of its
+best sentence). A question that names no one and says he/she/his/her/him is searched with that
+person's name; one that names no one and says it/that/they/there/... or holds at most two
+content words is searched with the previous question too: ``<question> (<person>) (<previous
+question>)``. The answer still quotes only the articles, and the front ends say how the question
+was read.
 
 Measured with ``trustbot eval --conversation`` (docs/quality-history.md, round twelve), right
-first sentence: on four chat sessions written for it and kept unread until then (conv1-conv4),
-119 of 240 against 100 asked one by one; blind89, a radio listener whose questions follow on from
-each other, 27 of 60 against 22; every read bundled set asked in order, 4,512 of 5,694 against
-4,472, and no more unanswerable questions answered.
+first sentence, against the same questions asked one by one: the person, on four chat sessions
+kept unread until then (conv1-conv4), 119 of 240 against 100; the previous question, on four more
+(conv5-conv8), see quality-history.md; neither answers more of the questions no article answers.
 """
 
 from __future__ import annotations
@@ -28,36 +30,72 @@ if TYPE_CHECKING:
     from trustbot.answer import Decision
     from trustbot.store import LoadedIndex
 
-# A third-person pronoun for a person ("it" and "they" are as often the trust or the report).
-_PRONOUN = re.compile(r"\b(?:he|him|his|himself|she|her|hers|herself)\b", re.IGNORECASE)
+# A third-person pronoun for a person.
+_PERSON_PRONOUN = re.compile(r"\b(?:he|him|his|himself|she|her|hers|herself)\b", re.IGNORECASE)
+# Words that point back at what was just said: "When was that?", "What did it find?".
+_POINTS_BACK = re.compile(
+    r"\b(?:it|its|that|this|those|these|they|them|their|there|he|him|his|she|her)\b",
+    re.IGNORECASE,
+)
+# A question with this few content words says too little to stand alone ("In what year?").
+FEW_TERMS = 2
 # A capitalised word after the first ("I" aside): the question names someone or something itself.
 _NAMES_SOMEONE = re.compile(r"(?<=\S\s)(?!I\b)[A-Z]")
 # A person's name opening a speaker phrase: two or more capitalised words ("Nick Broughton, who
 # became chief executive ..."), not "The regulator".
 _PERSON = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’-]+)+")
+# How much of the previous question a reply quotes when it says what it followed on from.
+SHOWN = 80
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a question is searched within a conversation."""
+
+    query: str  # what is searched
+    person: str | None = None  # whom its "he" or "she" was taken to be
+    follows: str | None = None  # the previous question it was read as following on from
+
+    @property
+    def note(self) -> str | None:
+        """How the question was read, in words, when it was not searched as asked."""
+        after = None
+        if self.follows:
+            shown = self.follows if len(self.follows) <= SHOWN else self.follows[: SHOWN - 1] + "…"
+            after = f"following on from “{shown}”"
+        if self.person:
+            return f"(Taking this to be about {self.person}{', ' + after if after else ''}.)"
+        return f"(Taking this as {after}.)" if after else None
 
 
 @dataclass
 class Conversation:
-    """Whom a conversation's last answer about a person quoted.
+    """The previous question and the person a conversation's answers last quoted.
 
     Whether that person is a "he" or a "she" the articles seldom say, so a follow-up's pronoun is
     not checked against it (learning it from the user's own pronouns was tried: one wrong guess
     early in blind89 then sent every later "he" to the wrong person)."""
 
     person: str | None = None
+    previous: str | None = None
 
-    def read(self, question: str) -> tuple[str, str | None]:
-        """The question as it is searched, and the person a pronoun in it was taken to be (None
-        when it is searched as asked)."""
-        if (
-            self.person
-            and _PRONOUN.search(question)
-            and not _NAMES_SOMEONE.search(question)
-            and len(question) + len(self.person) + 3 <= MAX_QUESTION_CHARS
+    def read(self, question: str) -> Reading:
+        """How ``question`` is searched, given what came before; remembers it as the previous."""
+        from trustbot.retrieve import content_terms
+
+        previous, self.previous = self.previous, question
+        if _NAMES_SOMEONE.search(question):
+            return Reading(question)
+        query, person, follows = question, None, None
+        if self.person and _PERSON_PRONOUN.search(question):
+            query, person = f"{query} ({self.person})", self.person
+        if previous and (
+            _POINTS_BACK.search(question) or len(content_terms(question)) <= FEW_TERMS
         ):
-            return f"{question} ({self.person})", self.person
-        return question, None
+            query, follows = f"{query} ({previous})", previous
+        if len(query) > MAX_QUESTION_CHARS:
+            return Reading(question)
+        return Reading(query, person, follows)
 
     def heard(self, index: LoadedIndex, decision: Decision) -> None:
         """Remember the named speaker of the best sentence of an answered question."""

@@ -30,7 +30,7 @@ def to_text(answer: Answer, *, color: bool = False) -> str:
     def style(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
-    lines = [style(answer.about_note, "2")] if answer.about_note else []
+    lines = [style(answer.note, "2")] if answer.note else []
     if not answer.answered:
         return "\n".join([*lines, style(answer.text, "33")])
     for c in answer.citations:

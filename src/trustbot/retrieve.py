@@ -465,6 +465,11 @@ def _question_stopwords() -> frozenset[str]:
     return frozenset(text_tokens(_QUESTION_WORDS))
 
 
+def content_terms(question: str) -> list[str]:
+    """The question's stemmed words that are not question words ("what", "did", "Mr")."""
+    return [t for t in text_tokens(question) if t not in _question_stopwords()]
+
+
 @dataclass
 class _Term:
     """One concept of the question: its idf weight and the rows where any of its forms occur."""
@@ -484,7 +489,7 @@ def _terms(
 ) -> tuple[list[_Term], np.ndarray]:
     """The question's terms with the rows holding them, and the BM25 score of every row."""
     n = index.faiss_index.ntotal
-    tokens = [t for t in text_tokens(question) if t not in _question_stopwords()]
+    tokens = content_terms(question)
     postings = {t: (rows, s) for t, rows, s in index.lexical.postings(tokens)}
     lexical = np.zeros(n, dtype=np.float32)
     for rows, s in postings.values():

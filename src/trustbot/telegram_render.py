@@ -53,8 +53,8 @@ def _link(title: str, url: str | None) -> str:
 
 def render_answer(answer: Answer) -> str:
     """The answer with [n] markers, then the numbered sources with titles, links and dates;
-    for a follow-up, first whom its "he" or "she" was taken to be."""
-    about = f"<i>{_e(answer.about_note)}</i>\n" if answer.about_note else ""
+    for a follow-up, first how it was read."""
+    about = f"<i>{_e(answer.note)}</i>\n" if answer.note else ""
     if not answer.answered:
         q = answer.question if len(answer.question) <= 200 else answer.question[:199] + "…"
         return (
