@@ -297,10 +297,12 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize(
     ("name", "right"),
     # Measured, as conversations: 23, 37, 43, 41, 32, 38, 40 and 34 of 60 right (asked alone:
-    # 22, 23, 28, 27, 23, 26, 27, 21).
+    # 22, 23, 28, 27, 23, 26, 27, 21); conv6-conv9, run only on the final code and not read: 36,
+    # 30, 35, 36 (alone 24, 27, 25, 25).
     [
         *(("conv1", 0.36), ("conv2", 0.60), ("conv3", 0.70), ("conv4", 0.66)),
         *(("conv5", 0.51), ("conv10", 0.61), ("conv11", 0.65), ("conv12", 0.55)),
+        *(("conv6", 0.58), ("conv7", 0.48), ("conv8", 0.56), ("conv9", 0.58)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -314,14 +316,14 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 288 of 480 right as conversations,
-    # 197 asked one by one.
+    # a question about the report (followup.py). Measured: 425 of 720 right as conversations,
+    # 298 asked one by one.
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
     chat = sum(right(m) for m in conversations.values())
     alone = sum(right(bundled[f"{name}/conversation.jsonl"]) for name in conversations)
-    assert chat >= alone + 80
+    assert chat >= alone + 110
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:
