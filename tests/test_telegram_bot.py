@@ -144,7 +144,7 @@ def test_start_registers_the_menu_and_says_what_it_knows(api: FakeBotAPI) -> Non
 
 def test_help_mentions_ask(api: FakeBotAPI) -> None:
     text = reply_in_new_chat(api, "/help")
-    assert "/ask" in text and "/sources" in text
+    assert "/ask" in text and "/sources" in text and "follow up" in text
 
 
 def test_sources_lists_the_articles(api: FakeBotAPI) -> None:
