@@ -116,7 +116,7 @@ def render_help(bot_username: str | None = None) -> str:
         "<b>How to ask</b>\n"
         "<code>/ask Who is the chief executive?</code>\n\n"
         + _how_to_ask(bot_username)
-        + "\n\nYou can follow up (\"When did he start?\", \"When was that?\"): I read it with your "
+        + '\n\nYou can follow up ("When did he start?", "When was that?"): I read it with your '
         "last question and say how I read it."
         "\n\nEvery answer quotes the articles word for word; [n] points to the source. "
         "If the articles don't say, I tell you so rather than guess."
