@@ -174,6 +174,8 @@ class Decision:
     retrieval: Retrieval
     confidence: float
     answered: bool
+    # In a conversation, how the question was read when not as asked (followup.Reading.note).
+    note: str | None = None
 
 
 def _words(text: str) -> set[str]:
@@ -207,15 +209,23 @@ class Answerer:
         """The indexed articles, in index order."""
         return self.index.articles
 
-    def consider(self, question: str) -> Decision:
-        """Rank the sentences for ``question`` and decide whether the articles answer it."""
+    def consider(self, question: str, conversation: Conversation | None = None) -> Decision:
+        """Rank the sentences for ``question`` and decide whether the articles answer it; within
+        a ``conversation``, a follow-up is read with what came before (followup.py)."""
         from trustbot.retrieve import retrieve
 
-        retrieval = retrieve(self.index, self.embedder, clean_question(question))
+        reading = conversation.read(question) if conversation else None
+        query = reading.query if reading else question
+        retrieval = retrieve(self.index, self.embedder, clean_question(query))
+        note = reading.note if reading else None
         if not retrieval.hits or asks_advice(retrieval.question):
-            return Decision(retrieval, 0.0, False)
-        c = confidence(signals(self.index, retrieval))
-        return Decision(retrieval, c, c >= ANSWER_THRESHOLD)
+            decision = Decision(retrieval, 0.0, False, note)
+        else:
+            c = confidence(signals(self.index, retrieval))
+            decision = Decision(retrieval, c, c >= ANSWER_THRESHOLD, note)
+        if conversation:
+            conversation.heard(self.index, decision)
+        return decision
 
     def ask(
         self, question: str, top_k: int = 3, conversation: Conversation | None = None
@@ -223,13 +233,9 @@ class Answerer:
         """Answer ``question`` with up to ``top_k`` cited sentences, or abstain; within a
         ``conversation``, a follow-up is read with what came before (followup.py)."""
         q = clean_question(question)
-        reading = conversation.read(q) if conversation else None
-        decision = self.consider(reading.query if reading else q)
-        note = reading.note if reading else None
-        if conversation:
-            conversation.heard(self.index, decision)
+        decision = self.consider(q, conversation)
         if not decision.answered:
-            return Answer(question=q, answered=False, note=note)
+            return Answer(question=q, answered=False, note=decision.note)
         rows = self._compose(decision.retrieval.hits, top_k)
         citations = []
         for n, (r, score) in enumerate(rows, start=1):
@@ -249,7 +255,7 @@ class Answerer:
                     published=art.published,
                 )
             )
-        return Answer(question=q, answered=True, citations=tuple(citations), note=note)
+        return Answer(question=q, answered=True, citations=tuple(citations), note=decision.note)
 
     def _compose(self, hits: Sequence[Hit], top_k: int) -> list[tuple[int, float]]:
         """The rows to cite, best first: the best sentence; others only when the ranker thinks

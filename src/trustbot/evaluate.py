@@ -233,10 +233,8 @@ def run(
         answerer.index.faiss_index.search(vector, RANK_DEPTH)
         bare = time.perf_counter() - started
         started = time.perf_counter()
-        decision = answerer.consider(chat.read(q.question).query if chat else q.question)
+        decision = answerer.consider(q.question, chat)
         seconds = time.perf_counter() - started
-        if chat:
-            chat.heard(answerer.index, decision)
         hits = decision.retrieval.hits[:RANK_DEPTH]
         texts = [answerer.index.text(h.row) for h in hits]
         answerable = q.answer is not None and q.article in indexed

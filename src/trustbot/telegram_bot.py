@@ -86,7 +86,8 @@ HINT_UNKNOWN_COMMAND = "I don't know that command. Try /ask, /sources or /help."
 HINT_EMPTY_ASK = "Ask me something after the command, like: /ask Who is the chief executive?"
 SORRY = "Sorry, something went wrong while answering. Please try again in a moment."
 NOT_ALLOWED = "Sorry, this bot is private."
-# Conversations remembered (one per user per chat, a person's name each); the oldest go first.
+# Conversations remembered (one per user per chat: the previous question and a person's name);
+# the least recently used go first.
 MAX_CONVERSATIONS = 10_000
 
 
@@ -277,7 +278,7 @@ class TrustBot:
             max_workers=settings.workers, thread_name_prefix="trustbot-answer"
         )
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
-        # Each user's conversation in each chat, so a follow-up's "he" is the person last quoted.
+        # Each user's conversation in each chat, so a follow-up is read with what came before.
         self._conversations: OrderedDict[tuple[int, int], Conversation] = OrderedDict()
         self._refused: set[int] = set()
 
