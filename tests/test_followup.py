@@ -37,28 +37,48 @@ def best(sentence: int, answered: bool = True) -> Decision:
 
 
 def test_a_pronoun_is_read_as_the_person_last_quoted(answerer: Answerer) -> None:
+    index = answerer.index
     c = Conversation()
-    assert c.read("When did he start?") == Reading("When did he start?")  # nobody, nothing yet
-    c.heard(answerer.index, best(3))  # inside Jane Smith's quotation
+    assert c.read("When did he start?", index) == Reading("When did he start?")  # nothing yet
+    c.heard(index, best(3))  # inside Jane Smith's quotation
     assert c.person == "Jane Smith"
-    assert c.read("What is her job?") == Reading(
+    assert c.read("What is her job?", index) == Reading(
         "What is her job? (Jane Smith) (When did he start?)",
         "Jane Smith",
         "When did he start?",
     )
 
 
-def test_a_question_pointing_back_or_saying_little_follows_on_from_the_last() -> None:
+def test_a_question_pointing_back_or_saying_little_follows_on_from_the_last(
+    answerer: Answerer,
+) -> None:
+    index = answerer.index
     c = Conversation(previous="Who wrote the external report?")
-    reading = c.read("When did it come out?")
+    reading = c.read("When did it come out?", index)
     assert reading == Reading(
         "When did it come out? (Who wrote the external report?)",
         follows="Who wrote the external report?",
     )
     assert reading.note == "(Taking this as following on from “Who wrote the external report?”.)"
-    assert c.read("In what year?").follows == "When did it come out?"  # two content words or fewer
+    assert c.read("What progress?", index).follows == "When did it come out?"  # <= 2 content words
+    assert c.read("And why?", index).follows == "What progress?"  # none at all
     asked = "How much money does the trust turn over every year in total?"
-    assert c.read(asked) == Reading(asked)  # says enough by itself
+    assert c.read(asked, index) == Reading(asked)  # says enough by itself
+
+
+def test_a_question_about_something_else_does_not_follow_on(answerer: Answerer) -> None:
+    # Asked in the middle of a chat about the story, these were answered with a quote about it.
+    for q in (
+        "Who invented the telephone?",  # few words, none of them in the articles
+        "tell me a joke",
+        "Is it going to rain this weekend?",  # "it" and "this" point nowhere
+        "Is there a helpline for carers?",  # nor does "there"
+        "What's on television this week?",
+    ):
+        c = Conversation(previous="Who runs the trust?")
+        assert c.read(q, answerer.index) == Reading(q), q
+    c = Conversation(previous="Who runs the trust?")
+    assert c.read("Is it true that it was lifted?", answerer.index).follows  # the second "it"
 
 
 def test_only_a_named_person_and_only_an_answer_is_remembered(answerer: Answerer) -> None:
@@ -71,16 +91,17 @@ def test_only_a_named_person_and_only_an_answer_is_remembered(answerer: Answerer
     assert c.person == "Jane Smith"
 
 
-def test_questions_that_name_someone_are_searched_as_asked() -> None:
+def test_questions_that_name_someone_are_searched_as_asked(answerer: Answerer) -> None:
     for q in (
         "When did Smith start?",  # names her
         "What did he say about NHS Improvement?",  # names something itself
         "Did she" + " really" * MAX_QUESTION_CHARS,  # no room left for the name
     ):
         c = Conversation(person="Jane Smith", previous="Who runs the trust?")
-        assert c.read(q) == Reading(q), q
+        assert c.read(q, answerer.index) == Reading(q), q
     c = Conversation(person="Jane Smith")
-    assert c.read("Can I ask what he said about the plan?").person == "Jane Smith"  # "I" is no name
+    asked = "Can I ask what he said about the plan?"
+    assert c.read(asked, answerer.index).person == "Jane Smith"  # "I" is no name
     note = Reading("q", follows="x" * 2 * SHOWN).note  # a long previous question is cut short
     assert note is not None and note.endswith("x…”.)") and len(note) < 2 * SHOWN
 

@@ -214,7 +214,7 @@ class Answerer:
         a ``conversation``, a follow-up is read with what came before (followup.py)."""
         from trustbot.retrieve import retrieve
 
-        reading = conversation.read(question) if conversation else None
+        reading = conversation.read(question, self.index) if conversation else None
         query = reading.query if reading else question
         retrieval = retrieve(self.index, self.embedder, clean_question(query))
         note = reading.note if reading else None

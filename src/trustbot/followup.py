@@ -38,7 +38,21 @@ _POINTS_BACK = re.compile(
     r"\b(?:it|its|that|this|those|these|they|them|their|there|he|him|his|she|her)\b",
     re.IGNORECASE,
 )
-# A question with this few content words says too little to stand alone ("In what year?").
+# Those words where they point nowhere: "this week", "Is there a helpline?", "Is it worth it?".
+# Found in chat sessions mixing questions about other things with questions about the story
+# (docs/quality-history.md, round thirteen): "Is it going to rain this weekend?" was read as
+# following on and answered with a quote about the trust.
+_POINTS_NOWHERE = re.compile(
+    r"\b(?:this|these)\s+(?:year|week|weekend|month|morning|afternoon|evening|night|autumn"
+    r"|winter|spring|summer|time|term|season|days|weeks|months|years)\b"
+    r"|\b(?:is|are|was|were|has|have|had|will|would|any)\s+there\b"
+    r"|\bthere(?:\s+(?:is|are|was|were|been)|['’]s)\b"
+    r"|\b(?:is|was|will|would)\s+it\s+(?:be\s+)?(?:going\s+to|gonna|worth|normal|safe|true|better"
+    r"|ok|okay|possible|likely|rain|snow)\b",
+    re.IGNORECASE,
+)
+# A question with this few content words says too little to stand alone ("In what year?"),
+# unless the articles hold none of them: "Who invented the telephone?" is about something else.
 FEW_TERMS = 2
 # A capitalised word after the first ("I" aside): the question names someone or something itself.
 _NAMES_SOMEONE = re.compile(r"(?<=\S\s)(?!I\b)[A-Z]")
@@ -80,9 +94,10 @@ class Conversation:
     person: str | None = None
     previous: str | None = None
 
-    def read(self, question: str) -> Reading:
-        """How ``question`` is searched, given what came before; remembers it as the previous."""
-        from trustbot.retrieve import content_terms
+    def read(self, question: str, index: LoadedIndex) -> Reading:
+        """How ``question`` is searched in ``index``, given what came before; remembers it as
+        the previous."""
+        from trustbot.retrieve import content_terms, holds_any_term
 
         previous, self.previous = self.previous, question
         if _NAMES_SOMEONE.search(question):
@@ -91,7 +106,8 @@ class Conversation:
         if self.person and _PERSON_PRONOUN.search(question):
             query, person = f"{query} ({self.person})", self.person
         if previous and (
-            _POINTS_BACK.search(question) or len(content_terms(question)) <= FEW_TERMS
+            _POINTS_BACK.search(_POINTS_NOWHERE.sub(" ", question))
+            or (len(content_terms(question)) <= FEW_TERMS and holds_any_term(index, question))
         ):
             query, follows = f"{query} ({previous})", previous
         if len(query) > MAX_QUESTION_CHARS:

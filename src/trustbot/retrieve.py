@@ -534,6 +534,13 @@ def _terms(
     return terms, lexical
 
 
+def holds_any_term(index: LoadedIndex, question: str) -> bool:
+    """Whether the index holds any of the question's content terms (in any form), or the
+    question has none ("After what?")."""
+    terms, _ = _terms(index, question, ())
+    return not terms or any(t.rows.size for t in terms)
+
+
 # Per lexical index (by identity, kept alive meanwhile): its tokens by their first PREFIX letters.
 _PREFIX_CACHE: dict[int, tuple[object, dict[str, list[str]]]] = {}
 
