@@ -64,6 +64,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind70", "blind72", "blind73", "blind75", "blind76", "blind77", "blind78"),
             *("blind80", "blind81", "blind84", "blind85", "blind86", "blind87", "blind89"),
             *("blind90", "blind91", "blind92", "blind93", "blind94", "blind95", "blind96"),
+            *("blind99", "blind102", "blind103", "blind104"),
         )
     ]
     + [
@@ -114,6 +115,11 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind82", 1),
         answers_off_topic("blind83", 3),
         answers_off_topic("blind88", 1),
+        # Round thirteen's eight sets, run once on the final code: 10 of 160 answered.
+        answers_off_topic("blind97", 2),
+        answers_off_topic("blind98", 5),
+        answers_off_topic("blind100", 2),
+        answers_off_topic("blind101", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -261,6 +267,17 @@ def test_off_topic_questions_are_always_abstained(
         ("blind94/paraphrases.jsonl", 0.78, 0.68),
         ("blind95/paraphrases.jsonl", 0.81, 0.66),
         ("blind96/paraphrases.jsonl", 0.80, 0.80),
+        # Round thirteen's, run once on the final code (not read): blind97 0.867 / 0.833, blind98
+        # 0.750 / 0.700, blind99 0.850 / 0.833, blind100 0.900 / 0.900, blind101 0.750 / 0.650,
+        # blind102 0.833 / 0.800, blind103 0.717 / 0.650, blind104 0.767 / 0.700.
+        ("blind97/paraphrases.jsonl", 0.85, 0.81),
+        ("blind98/paraphrases.jsonl", 0.73, 0.68),
+        ("blind99/paraphrases.jsonl", 0.83, 0.81),
+        ("blind100/paraphrases.jsonl", 0.88, 0.88),
+        ("blind101/paraphrases.jsonl", 0.73, 0.63),
+        ("blind102/paraphrases.jsonl", 0.81, 0.78),
+        ("blind103/paraphrases.jsonl", 0.70, 0.63),
+        ("blind104/paraphrases.jsonl", 0.75, 0.68),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -277,16 +294,16 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 422 of 1,958 abstained (0.216; round seven's model 0.053).
+    # Measured over every set: 455 of 2,118 abstained (0.215; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 1950 and abstained / total >= 0.21
+    assert total >= 2110 and abstained / total >= 0.21
 
 
 @pytest.fixture(scope="module")
 def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
-    """Round twelve's chat sessions (conv*), each asked in order as one conversation."""
+    """The chat sessions (conv*), each asked in order as one conversation."""
     files = sorted(QUESTIONS.glob("conv*/conversation.jsonl"))
     run = trustbot(*seed_index.args(), "eval", "--json", "--conversation", *map(str, files))
     assert run.code == 0, run.err
@@ -298,11 +315,13 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     ("name", "right"),
     # Measured, as conversations: 23, 37, 43, 41, 32, 38, 40 and 34 of 60 right (asked alone:
     # 22, 23, 28, 27, 23, 26, 27, 21); conv6-conv9, run only on the final code and not read: 36,
-    # 30, 35, 36 (alone 24, 27, 25, 25).
+    # 30, 35, 36 (alone 24, 27, 25, 25); round thirteen's conv13-conv16, run once on the final
+    # code: 29, 31, 30, 36 (alone 25, 25, 21, 30).
     [
         *(("conv1", 0.36), ("conv2", 0.60), ("conv3", 0.70), ("conv4", 0.66)),
         *(("conv5", 0.51), ("conv10", 0.61), ("conv11", 0.65), ("conv12", 0.55)),
         *(("conv6", 0.58), ("conv7", 0.48), ("conv8", 0.56), ("conv9", 0.58)),
+        *(("conv13", 0.46), ("conv14", 0.50), ("conv15", 0.48), ("conv16", 0.58)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -316,14 +335,14 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 425 of 720 right as conversations,
-    # 298 asked one by one.
+    # a question about the report (followup.py). Measured: 551 of 960 right as conversations,
+    # 399 asked one by one.
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
     chat = sum(right(m) for m in conversations.values())
     alone = sum(right(bundled[f"{name}/conversation.jsonl"]) for name in conversations)
-    assert chat >= alone + 110
+    assert chat >= alone + 140
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:
