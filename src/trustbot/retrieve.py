@@ -536,7 +536,7 @@ def _terms(
 
 def holds_any_term(index: LoadedIndex, question: str) -> bool:
     """Whether the index holds any of the question's content terms (in any form), or the
-    question has none ("After what?")."""
+    question has none ("And why?")."""
     terms, _ = _terms(index, question, ())
     return not terms or any(t.rows.size for t in terms)
 
