@@ -54,15 +54,15 @@ def _link(title: str, url: str | None) -> str:
 def render_answer(answer: Answer) -> str:
     """The answer with [n] markers, then the numbered sources with titles, links and dates;
     for a follow-up, first how it was read."""
-    about = f"<i>{_e(answer.note)}</i>\n" if answer.note else ""
+    note = f"<i>{_e(answer.note)}</i>\n" if answer.note else ""
     if not answer.answered:
         q = answer.question if len(answer.question) <= 200 else answer.question[:199] + "…"
         return (
-            f"{about}🤷 {_e(answer.text)} Nothing in them answers “{_e(q)}”.\n\n"
+            f"{note}🤷 {_e(answer.text)} Nothing in them answers “{_e(q)}”.\n\n"
             "Try other words, or see /sources for what I know about."
         )
     body = " ".join(f"{_e(c.text)} <b>[{c.n}]</b>" for c in answer.citations)
-    lines = [about + body, "", "<b>Sources</b>"]
+    lines = [note + body, "", "<b>Sources</b>"]
     for c in answer.citations:
         where = f"<b>[{c.n}]</b> {_link(c.title, c.url)}, sentence {c.sentence_index + 1}"
         if c.published:
