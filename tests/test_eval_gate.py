@@ -64,7 +64,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind70", "blind72", "blind73", "blind75", "blind76", "blind77", "blind78"),
             *("blind80", "blind81", "blind84", "blind85", "blind86", "blind87", "blind89"),
             *("blind90", "blind91", "blind92", "blind93", "blind94", "blind95", "blind96"),
-            *("blind99", "blind102", "blind103", "blind104"),
+            *("blind99", "blind102", "blind103", "blind104", "blind65"),
+            *("blind105", "blind106", "blind107", "blind108", "blind109", "blind110"),
         )
     ]
     + [
@@ -93,16 +94,16 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # materiality usually determined in a statutory audit?", "What's the difference between
         # palliative care and hospice care?" ... Three asked the bot for a recommendation ("What
         # books would you recommend on accompanying the dying?", "What's the best way to get up to
-        # speed on an NHS trust's annual accounts?") and are now refused as requests for advice.
-        # See docs/quality.md.
+        # speed on an NHS trust's annual accounts?") and are now refused as requests for advice,
+        # and since round fourteen the materiality and palliative-care ones as questions about a
+        # subject in general. See docs/quality.md.
         answers_off_topic("blind57", 1),
         answers_off_topic("blind60", 2),
         answers_off_topic("blind63", 2),
-        answers_off_topic("blind64", 3),
-        answers_off_topic("blind65", 1),
+        answers_off_topic("blind64", 1),
         answers_off_topic("blind66", 1),
         answers_off_topic("blind68", 4),
-        answers_off_topic("blind69", 4),
+        answers_off_topic("blind69", 1),
         answers_off_topic("blind71", 2),
         # And four of the last eight sets': "What is quantitative easing?" (blind74); three about
         # what the Care Quality Commission does, which the article names (blind79).
@@ -116,10 +117,16 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind83", 3),
         answers_off_topic("blind88", 1),
         # Round thirteen's eight sets, run once on the final code: 10 of 160 answered.
-        answers_off_topic("blind97", 2),
-        answers_off_topic("blind98", 5),
+        answers_off_topic("blind97", 1),
+        answers_off_topic("blind98", 4),
         answers_off_topic("blind100", 2),
         answers_off_topic("blind101", 1),
+        # Round fourteen's rule for questions about a subject in general ("What's the difference
+        # between ...?", "How is materiality usually determined ...?") refuses 6 of those above
+        # (blind64 2, blind65 1, blind69 3) and 2 of round thirteen's (blind97 1, blind98 1).
+        # Round fourteen's eight sets, run once before and after it: 2 of 160 answered.
+        answers_off_topic("blind111", 1),
+        answers_off_topic("blind112", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -278,6 +285,18 @@ def test_off_topic_questions_are_always_abstained(
         ("blind102/paraphrases.jsonl", 0.81, 0.78),
         ("blind103/paraphrases.jsonl", 0.70, 0.63),
         ("blind104/paraphrases.jsonl", 0.75, 0.68),
+        # Round fourteen's, run once on the code before and after its change (not read):
+        # blind105 0.717 / 0.600, blind106 0.783 / 0.617, blind107 0.783 / 0.750, blind108 0.883 /
+        # 0.883, blind109 0.950 / 0.933, blind110 0.750 / 0.567, blind111 0.833 / 0.817, blind112
+        # 0.900 / 0.833.
+        ("blind105/paraphrases.jsonl", 0.70, 0.58),
+        ("blind106/paraphrases.jsonl", 0.76, 0.60),
+        ("blind107/paraphrases.jsonl", 0.76, 0.73),
+        ("blind108/paraphrases.jsonl", 0.86, 0.86),
+        ("blind109/paraphrases.jsonl", 0.93, 0.91),
+        ("blind110/paraphrases.jsonl", 0.73, 0.55),
+        ("blind111/paraphrases.jsonl", 0.81, 0.80),
+        ("blind112/paraphrases.jsonl", 0.88, 0.81),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -294,11 +313,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 455 of 2,118 abstained (0.215; round seven's model 0.053).
+    # Measured over every set: 501 of 2,278 abstained (0.220; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 2110 and abstained / total >= 0.21
+    assert total >= 2270 and abstained / total >= 0.21
 
 
 @pytest.fixture(scope="module")
@@ -316,12 +335,16 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # Measured, as conversations: 23, 37, 43, 41, 32, 38, 40 and 34 of 60 right (asked alone:
     # 22, 23, 28, 27, 23, 26, 27, 21); conv6-conv9, run only on the final code and not read: 36,
     # 30, 35, 36 (alone 24, 27, 25, 25); round thirteen's conv13-conv16, run once on the final
-    # code: 29, 31, 30, 36 (alone 25, 25, 21, 30).
+    # code: 29, 31, 30, 36 (alone 25, 25, 21, 30). Round fourteen remembers only answered
+    # questions (followup.py): conv1-conv16 24, 37, 42, 41, 32, 34, 33, 31, 37, 41, 42, 30, 31,
+    # 32, 30, 38 (conv6, conv8, conv12 fell by 1, 4 and 3, their floors with them); its conv17-
+    # conv20, run once before and after: 42, 40, 30, 40 (alone 27, 32, 21, 32).
     [
         *(("conv1", 0.36), ("conv2", 0.60), ("conv3", 0.70), ("conv4", 0.66)),
-        *(("conv5", 0.51), ("conv10", 0.61), ("conv11", 0.65), ("conv12", 0.55)),
-        *(("conv6", 0.58), ("conv7", 0.48), ("conv8", 0.56), ("conv9", 0.58)),
+        *(("conv5", 0.51), ("conv10", 0.61), ("conv11", 0.65), ("conv12", 0.48)),
+        *(("conv6", 0.55), ("conv7", 0.48), ("conv8", 0.50), ("conv9", 0.58)),
         *(("conv13", 0.46), ("conv14", 0.50), ("conv15", 0.48), ("conv16", 0.58)),
+        *(("conv17", 0.68), ("conv18", 0.65), ("conv19", 0.48), ("conv20", 0.65)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -335,14 +358,14 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 551 of 960 right as conversations,
-    # 399 asked one by one.
+    # a question about the report (followup.py). Measured: 707 of 1,200 right as conversations,
+    # 511 asked one by one.
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
     chat = sum(right(m) for m in conversations.values())
     alone = sum(right(bundled[f"{name}/conversation.jsonl"]) for name in conversations)
-    assert chat >= alone + 140
+    assert chat >= alone + 180
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:

@@ -40,7 +40,7 @@ def test_a_pronoun_is_read_as_the_person_last_quoted(answerer: Answerer) -> None
     index = answerer.index
     c = Conversation()
     assert c.read("When did he start?", index) == Reading("When did he start?")  # nothing yet
-    c.heard(index, best(3))  # inside Jane Smith's quotation
+    c.heard(index, "When did he start?", best(3))  # inside Jane Smith's quotation
     assert c.person == "Jane Smith"
     assert c.read("What is her job?", index) == Reading(
         "What is her job? (Jane Smith) (When did he start?)",
@@ -60,7 +60,9 @@ def test_a_question_pointing_back_or_saying_little_follows_on_from_the_last(
         follows="Who wrote the external report?",
     )
     assert reading.note == "(Taking this as following on from “Who wrote the external report?”.)"
+    c.heard(index, "When did it come out?", best(0))
     assert c.read("What progress?", index).follows == "When did it come out?"  # <= 2 content words
+    c.heard(index, "What progress?", best(1))
     assert c.read("And why?", index).follows == "What progress?"  # none at all
     asked = "How much money does the trust turn over every year in total?"
     assert c.read(asked, index) == Reading(asked)  # says enough by itself
@@ -83,12 +85,15 @@ def test_a_question_about_something_else_does_not_follow_on(answerer: Answerer) 
 
 def test_only_a_named_person_and_only_an_answer_is_remembered(answerer: Answerer) -> None:
     c = Conversation()
-    c.heard(answerer.index, best(2, answered=False))  # refused: nothing learnt
-    assert c.person is None
-    c.heard(answerer.index, best(2))  # "Jane Smith, the chief executive, said: ..."
-    c.heard(answerer.index, best(1))  # "The regulator said ...": not a person's name
-    c.heard(answerer.index, best(0))  # no speaker at all
-    assert c.person == "Jane Smith"
+    c.heard(answerer.index, "What did she say?", best(2, answered=False))  # refused: nothing learnt
+    assert c.person is None and c.previous is None
+    c.heard(answerer.index, "Who runs the trust?", best(2))  # "Jane Smith, ... said: ..."
+    c.heard(answerer.index, "Who said so?", best(1))  # "The regulator said ...": not a name
+    c.heard(answerer.index, "What was lifted?", best(0))  # no speaker at all
+    assert c.person == "Jane Smith" and c.previous == "What was lifted?"
+    # A question about something else, refused, is not what the next follow-up follows on from.
+    c.heard(answerer.index, "How do I boil an egg?", best(0, answered=False))
+    assert c.read("When was that?", answerer.index).follows == "What was lifted?"
 
 
 def test_questions_that_name_someone_are_searched_as_asked(answerer: Answerer) -> None:

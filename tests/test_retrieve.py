@@ -10,6 +10,7 @@ import pytest
 from trustbot.answer import SIGNALS, Answerer, confidence, signals
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
+from trustbot.followup import Conversation
 from trustbot.lexical import text_tokens, tokenize
 from trustbot.passages import passage_texts, speaker_phrase
 from trustbot.rerank import Trees
@@ -387,6 +388,26 @@ def test_a_question_asking_for_advice_is_never_answered(answerer: Answerer) -> N
     )
     # What the story's people recommend is a question about the story.
     assert answerer.consider("What did the regulator recommend for the trust?").confidence > 0
+
+
+def test_a_question_about_a_subject_in_general_is_never_answered(answerer: Answerer) -> None:
+    for q in (
+        "What's the difference between an NHS trust and a foundation trust?",
+        "How is a trust's annual turnover usually worked out?",
+        "What are the typical undertakings for a trust?",
+        "Do regulators generally lift undertakings?",
+    ):
+        decision = answerer.consider(q)
+        assert decision.retrieval.hits and decision.confidence == 0.0 and not decision.answered
+    assert answerer.consider("What did the regulator lift at the trust?").confidence > 0
+
+
+def test_the_rules_read_a_follow_up_as_typed(answerer: Answerer) -> None:
+    # Searched with the previous question, "When was that?" holds "How do I ...", but it does
+    # not ask for advice itself.
+    chat = Conversation(previous="How do I know the regulator lifted several undertakings?")
+    decision = answerer.consider("When was that?", chat)
+    assert decision.note and decision.confidence > 0
 
 
 def test_empty_index_retrieves_nothing(tmp_path: Path) -> None:
