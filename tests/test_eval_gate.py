@@ -66,6 +66,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind90", "blind91", "blind92", "blind93", "blind94", "blind95", "blind96"),
             *("blind99", "blind102", "blind103", "blind104", "blind65"),
             *("blind105", "blind106", "blind107", "blind108", "blind109", "blind110"),
+            *("blind113", "blind114", "blind115", "blind116", "blind117", "blind118"),
+            *("blind119", "blind120"),
         )
     ]
     + [
@@ -297,6 +299,18 @@ def test_off_topic_questions_are_always_abstained(
         ("blind110/paraphrases.jsonl", 0.73, 0.55),
         ("blind111/paraphrases.jsonl", 0.81, 0.80),
         ("blind112/paraphrases.jsonl", 0.88, 0.81),
+        # And blind113-blind120, written for its second change (which does not touch a question
+        # asked alone): blind113 0.833 / 0.800, blind114 0.783 / 0.600, blind115 0.633 / 0.517,
+        # blind116 0.783 / 0.767, blind117 0.617 / 0.400, blind118 0.783 / 0.617, blind119 0.733
+        # / 0.667, blind120 0.750 / 0.583.
+        ("blind113/paraphrases.jsonl", 0.81, 0.78),
+        ("blind114/paraphrases.jsonl", 0.76, 0.58),
+        ("blind115/paraphrases.jsonl", 0.61, 0.50),
+        ("blind116/paraphrases.jsonl", 0.76, 0.75),
+        ("blind117/paraphrases.jsonl", 0.60, 0.38),
+        ("blind118/paraphrases.jsonl", 0.76, 0.60),
+        ("blind119/paraphrases.jsonl", 0.71, 0.65),
+        ("blind120/paraphrases.jsonl", 0.73, 0.56),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -313,11 +327,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 501 of 2,278 abstained (0.220; round seven's model 0.053).
+    # Measured over every set: 545 of 2,438 abstained (0.224; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 2270 and abstained / total >= 0.21
+    assert total >= 2430 and abstained / total >= 0.21
 
 
 @pytest.fixture(scope="module")
@@ -338,13 +352,17 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # code: 29, 31, 30, 36 (alone 25, 25, 21, 30). Round fourteen remembers only answered
     # questions (followup.py): conv1-conv16 24, 37, 42, 41, 32, 34, 33, 31, 37, 41, 42, 30, 31,
     # 32, 30, 38 (conv6, conv8, conv12 fell by 1, 4 and 3, their floors with them); its conv17-
-    # conv20, run once before and after: 42, 40, 30, 40 (alone 27, 32, 21, 32).
+    # conv20, run once before and after: 42, 40, 30, 40 (alone 27, 32, 21, 32). Then "he" or
+    # "she" as the last person quoted whose first name fits: conv1-conv24 26, 41, 42, 41, 35, 37,
+    # 38, 31, 37, 45, 42, 30, 36, 35, 34, 37, 41, 40, 34, 40, and conv21-conv24 (run once before
+    # and after) 31, 34, 43, 43 (alone 24, 25, 26, 25). Floors: the measurement less a question.
     [
-        *(("conv1", 0.36), ("conv2", 0.60), ("conv3", 0.70), ("conv4", 0.66)),
-        *(("conv5", 0.51), ("conv10", 0.61), ("conv11", 0.65), ("conv12", 0.48)),
-        *(("conv6", 0.55), ("conv7", 0.48), ("conv8", 0.50), ("conv9", 0.58)),
-        *(("conv13", 0.46), ("conv14", 0.50), ("conv15", 0.48), ("conv16", 0.58)),
-        *(("conv17", 0.68), ("conv18", 0.65), ("conv19", 0.48), ("conv20", 0.65)),
+        *(("conv1", 0.36), ("conv2", 0.66), ("conv3", 0.68), ("conv4", 0.66)),
+        *(("conv5", 0.56), ("conv10", 0.73), ("conv11", 0.68), ("conv12", 0.48)),
+        *(("conv6", 0.60), ("conv7", 0.61), ("conv8", 0.50), ("conv9", 0.60)),
+        *(("conv13", 0.58), ("conv14", 0.56), ("conv15", 0.55), ("conv16", 0.60)),
+        *(("conv17", 0.66), ("conv18", 0.65), ("conv19", 0.55), ("conv20", 0.65)),
+        *(("conv21", 0.50), ("conv22", 0.55), ("conv23", 0.70), ("conv24", 0.70)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -358,14 +376,14 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 707 of 1,200 right as conversations,
-    # 511 asked one by one.
+    # a question about the report (followup.py). Measured: 893 of 1,440 right as conversations,
+    # 611 asked one by one.
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
     chat = sum(right(m) for m in conversations.values())
     alone = sum(right(bundled[f"{name}/conversation.jsonl"]) for name in conversations)
-    assert chat >= alone + 180
+    assert chat >= alone + 250
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:

@@ -41,7 +41,7 @@ def test_a_pronoun_is_read_as_the_person_last_quoted(answerer: Answerer) -> None
     c = Conversation()
     assert c.read("When did he start?", index) == Reading("When did he start?")  # nothing yet
     c.heard(index, "When did he start?", best(3))  # inside Jane Smith's quotation
-    assert c.person == "Jane Smith"
+    assert c.people == ("Jane Smith",) and c.speakers == ("Jane Smith",)
     assert c.read("What is her job?", index) == Reading(
         "What is her job? (Jane Smith) (When did he start?)",
         "Jane Smith",
@@ -83,14 +83,28 @@ def test_a_question_about_something_else_does_not_follow_on(answerer: Answerer) 
     assert c.read("Is it true that it was lifted?", answerer.index).follows  # the second "it"
 
 
+def test_he_or_she_is_the_last_person_quoted_whose_first_name_fits() -> None:
+    c = Conversation(people=("Nick Broughton", "Anne Eden"))
+    assert c.whom("When did he start?") == "Nick Broughton"
+    assert c.whom("What's her job?") == "Anne Eden"  # not the last quoted: "her" is not Nick
+    assert c.whom("Did she agree with him?") == "Nick Broughton"  # both: the last quoted
+    assert c.whom("What is the trust's turnover?") is None  # no pronoun
+    # No one quoted so far fits: the first the last answer's article quotes who does.
+    c = Conversation(people=("Nick Broughton",), speakers=("Nick Broughton", "Anne Eden"))
+    assert c.whom("Which region does she cover?") == "Anne Eden"
+    assert Conversation(people=("Nick Broughton",)).whom("What's her job?") is None
+    # A name that says nothing of its gender fits either pronoun.
+    assert Conversation(people=("Dr Rishi",)).whom("What's her job?") == "Dr Rishi"
+
+
 def test_only_a_named_person_and_only_an_answer_is_remembered(answerer: Answerer) -> None:
     c = Conversation()
     c.heard(answerer.index, "What did she say?", best(2, answered=False))  # refused: nothing learnt
-    assert c.person is None and c.previous is None
+    assert c.people == () and c.previous is None
     c.heard(answerer.index, "Who runs the trust?", best(2))  # "Jane Smith, ... said: ..."
     c.heard(answerer.index, "Who said so?", best(1))  # "The regulator said ...": not a name
     c.heard(answerer.index, "What was lifted?", best(0))  # no speaker at all
-    assert c.person == "Jane Smith" and c.previous == "What was lifted?"
+    assert c.people == ("Jane Smith",) and c.previous == "What was lifted?"
     # A question about something else, refused, is not what the next follow-up follows on from.
     c.heard(answerer.index, "How do I boil an egg?", best(0, answered=False))
     assert c.read("When was that?", answerer.index).follows == "What was lifted?"
@@ -102,17 +116,17 @@ def test_questions_that_name_someone_are_searched_as_asked(answerer: Answerer) -
         "What did he say about NHS Improvement?",  # names something itself
         "Did she" + " really" * MAX_QUESTION_CHARS,  # no room left for the name
     ):
-        c = Conversation(person="Jane Smith", previous="Who runs the trust?")
+        c = Conversation(people=("Jane Smith",), previous="Who runs the trust?")
         assert c.read(q, answerer.index) == Reading(q), q
-    c = Conversation(person="Jane Smith")
-    asked = "Can I ask what he said about the plan?"
+    c = Conversation(people=("Jane Smith",))
+    asked = "Can I ask what she said about the plan?"
     assert c.read(asked, answerer.index).person == "Jane Smith"  # "I" is no name
     note = Reading("q", follows="x" * 2 * SHOWN).note  # a long previous question is cut short
     assert note is not None and note.endswith("x…”.)") and len(note) < 2 * SHOWN
 
 
 def test_ask_in_a_conversation_says_how_it_read_the_question(answerer: Answerer) -> None:
-    c = Conversation(person="Jane Smith")
+    c = Conversation(people=("Jane Smith",))
     answer = answerer.ask("What did she find encouraging?", conversation=c)
     assert answer.note == "(Taking this to be about Jane Smith.)"
     assert answer.question == "What did she find encouraging?"  # as asked, not as searched

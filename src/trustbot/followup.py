@@ -4,12 +4,13 @@ Asked alone, a follow-up names nothing it is about: "When did he start?", "When 
 "Whose deaths?". The cosine of "Does he think the job's done now?" with the sentence that answers
 it is 0.23, against 0.51 with the chief executive's name. A ``Conversation`` (one per chat
 session, per Telegram user and chat, or per question set with ``trustbot eval --conversation``)
-remembers the previous question and the person the last answer quoted (the named speaker of its
-best sentence). A question that names no one and says he/she/his/her/him is searched with that
-person's name; one that names no one and says it/that/they/there/... or holds at most two
-content words is searched with the previous question too: ``<question> (<person>) (<previous
-question>)``. The answer still quotes only the articles, and the front ends say how the question
-was read.
+remembers the last question it answered, the people its answers quoted (the named speaker of
+each best sentence) and the people the last answer's article quotes. A question that names no
+one and says he/she/his/her/him is searched with the name of the last of them whose first name
+fits the pronoun (``Conversation.whom``); one that names no one and says it/that/they/there/...
+or holds at most two content words is searched with the previous question too: ``<question>
+(<person>) (<previous question>)``. The answer still quotes only the articles, and the front
+ends say how the question was read.
 
 Measured with ``trustbot eval --conversation`` (docs/quality-history.md, round twelve), right
 first sentence, each step on four chat sessions kept unread until its test: the person (conv1-
@@ -22,24 +23,28 @@ does a follow-up follow on from a refused question (round fourteen): only answer
 remembered, so "How do I boil an egg?" asked in between does not become what "When was that?"
 points back to. Unseen sets (docs/quality-history.md, round fourteen), before and after: mixed
 sessions of blind93-blind112 right 897 -> 957 of 1,200; chat sessions conv6-conv9 and
-conv13-conv20 413 -> 418 of 720.
+conv13-conv20 413 -> 418 of 720. And "her job" is not the chief executive's (round fourteen):
+conv6-conv9 and conv13-conv24 559 -> 591 of 960.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trustbot.config import MAX_QUESTION_CHARS
 from trustbot.passages import speaker_phrase
 
 if TYPE_CHECKING:
     from trustbot.answer import Decision
-    from trustbot.store import LoadedIndex
+    from trustbot.store import LoadedIndex, StoredArticle
 
-# A third-person pronoun for a person.
+# A third-person pronoun for a person, and each gender's.
 _PERSON_PRONOUN = re.compile(r"\b(?:he|him|his|himself|she|her|hers|herself)\b", re.IGNORECASE)
+_HE = re.compile(r"\b(?:he|him|his|himself)\b", re.IGNORECASE)
+_SHE = re.compile(r"\b(?:she|her|hers|herself)\b", re.IGNORECASE)
 # Words that point back at what was just said: "When was that?", "What did it find?".
 _POINTS_BACK = re.compile(
     r"\b(?:it|its|that|this|those|these|they|them|their|there|he|him|his|she|her)\b",
@@ -70,6 +75,46 @@ _PERSON = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’-]+)+")
 SHOWN = 80
 
 
+@functools.cache
+def _first_names() -> Any:
+    """gender-guesser's table of first names (about 45,000, from many countries): loaded once,
+    on the first pronoun asked about (half a second)."""
+    from gender_guesser.detector import Detector
+
+    return Detector(case_sensitive=False)
+
+
+def _gender(name: str) -> str | None:
+    """The gender a word of ``name`` is mostly given to as a first name: "male" or "female",
+    else None ("Dr", "Rishi")."""
+    for word in name.split():
+        guess = _first_names().get_gender(word)
+        if guess in ("male", "mostly_male"):
+            return "male"
+        if guess in ("female", "mostly_female"):
+            return "female"
+    return None
+
+
+def _fits(name: str, question: str) -> bool:
+    """Whether the question's "he" or "she" can mean ``name``: not "her" for a Nick."""
+    he, she = bool(_HE.search(question)), bool(_SHE.search(question))
+    if he == she:  # neither, or both ("did she answer him?")
+        return True
+    gender = _gender(name)
+    return gender is None or gender == ("male" if he else "female")
+
+
+def _named_speakers(art: StoredArticle) -> tuple[str, ...]:
+    """The people an article quotes by name, in order."""
+    names: list[str] = []
+    for i in range(len(art.sentences)):
+        found = _PERSON.match(speaker_phrase(art.text(i)) or "")
+        if found and found.group(0) not in names:
+            names.append(found.group(0))
+    return tuple(names)
+
+
 @dataclass(frozen=True)
 class Reading:
     """How a question is searched within a conversation."""
@@ -92,17 +137,29 @@ class Reading:
 
 @dataclass
 class Conversation:
-    """The last question a conversation answered and the person its answers last quoted.
+    """The last question a conversation answered and the people its answers quoted.
 
     A refused question is not remembered: the next follow-up in the chat is read with the last
     question answered, not with "How do I boil an egg?" asked in between.
 
-    Whether that person is a "he" or a "she" the articles seldom say, so a follow-up's pronoun is
-    not checked against it (learning it from the user's own pronouns was tried: one wrong guess
-    early in blind89 then sent every later "he" to the wrong person)."""
+    "He" or "she" is the person last quoted whose first name fits the pronoun ("her job" is not
+    Nick Broughton's), else the next one, else the first the last answer's article quotes that
+    fits (round fourteen: the articles seldom say "he" or "she" of anyone, and learning it from
+    the user's own pronouns was tried: one wrong guess early in blind89 then sent every later
+    "he" to the wrong person)."""
 
-    person: str | None = None
+    # The people the answers quoted by name, the last first.
+    people: tuple[str, ...] = ()
     previous: str | None = None
+    # The people the last answer's article quotes by name.
+    speakers: tuple[str, ...] = ()
+
+    def whom(self, question: str) -> str | None:
+        """Whom the question's "he" or "she" means, if anyone."""
+        if not _PERSON_PRONOUN.search(question):
+            return None
+        others = (s for s in self.speakers if s not in self.people)
+        return next((p for p in (*self.people, *others) if _fits(p, question)), None)
 
     def read(self, question: str, index: LoadedIndex) -> Reading:
         """How ``question`` is searched in ``index``, given what came before."""
@@ -110,9 +167,10 @@ class Conversation:
 
         if _NAMES_SOMEONE.search(question):
             return Reading(question)
-        query, person, follows = question, None, None
-        if self.person and _PERSON_PRONOUN.search(question):
-            query, person = f"{query} ({self.person})", self.person
+        query, follows = question, None
+        person = self.whom(question)
+        if person:
+            query = f"{query} ({person})"
         if self.previous and (
             _POINTS_BACK.search(_POINTS_NOWHERE.sub(" ", question))
             or (len(content_terms(question)) <= FEW_TERMS and holds_any_term(index, question))
@@ -123,7 +181,8 @@ class Conversation:
         return Reading(query, person, follows)
 
     def heard(self, index: LoadedIndex, question: str, decision: Decision) -> None:
-        """Remember an answered question and the named speaker of its best sentence."""
+        """Remember an answered question, the named speaker of its best sentence and the people
+        its article quotes."""
         if not decision.answered or not decision.retrieval.hits:
             return
         self.previous = question
@@ -132,4 +191,5 @@ class Conversation:
         who = speaker_phrase(art.text(si if speaker is None else speaker)) or ""
         found = _PERSON.match(who)
         if found:
-            self.person = found.group(0)
+            self.people = (found.group(0), *(p for p in self.people if p != found.group(0)))
+        self.speakers = _named_speakers(art)
