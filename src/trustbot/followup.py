@@ -41,8 +41,7 @@ if TYPE_CHECKING:
     from trustbot.answer import Decision
     from trustbot.store import LoadedIndex, StoredArticle
 
-# A third-person pronoun for a person, and each gender's.
-_PERSON_PRONOUN = re.compile(r"\b(?:he|him|his|himself|she|her|hers|herself)\b", re.IGNORECASE)
+# A third-person pronoun for a person, of each gender.
 _HE = re.compile(r"\b(?:he|him|his|himself)\b", re.IGNORECASE)
 _SHE = re.compile(r"\b(?:she|her|hers|herself)\b", re.IGNORECASE)
 # Words that point back at what was just said: "When was that?", "What did it find?".
@@ -96,15 +95,6 @@ def _gender(name: str) -> str | None:
     return None
 
 
-def _fits(name: str, question: str) -> bool:
-    """Whether the question's "he" or "she" can mean ``name``: not "her" for a Nick."""
-    he, she = bool(_HE.search(question)), bool(_SHE.search(question))
-    if he == she:  # neither, or both ("did she answer him?")
-        return True
-    gender = _gender(name)
-    return gender is None or gender == ("male" if he else "female")
-
-
 def _named_speakers(art: StoredArticle) -> tuple[str, ...]:
     """The people an article quotes by name, in order."""
     names: list[str] = []
@@ -155,11 +145,17 @@ class Conversation:
     speakers: tuple[str, ...] = ()
 
     def whom(self, question: str) -> str | None:
-        """Whom the question's "he" or "she" means, if anyone."""
-        if not _PERSON_PRONOUN.search(question):
+        """Whom the question's "he" or "she" means, if anyone: not "her" for a Nick."""
+        he, she = bool(_HE.search(question)), bool(_SHE.search(question))
+        if not (he or she):
             return None
-        others = (s for s in self.speakers if s not in self.people)
-        return next((p for p in (*self.people, *others) if _fits(p, question)), None)
+        # Both ("did she answer him?"): the last quoted, whoever it is.
+        wanted = None if he and she else "male" if he else "female"
+        others = [s for s in self.speakers if s not in self.people]
+        for name in (*self.people, *others):
+            if wanted is None or _gender(name) in (None, wanted):
+                return name
+        return None
 
     def read(self, question: str, index: LoadedIndex) -> Reading:
         """How ``question`` is searched in ``index``, given what came before."""
