@@ -371,17 +371,23 @@ def test_a_how_many_question_whose_best_sentence_counts_nothing(answerer: Answer
     assert no_count("What was lifted?", lifted) == 0.0  # not a how-many question
 
 
+def refused_by_a_rule(answerer: Answerer, *questions: str) -> None:
+    """Each question retrieves sentences but is refused by a rule, whatever the signals."""
+    for q in questions:
+        decision = answerer.consider(q)
+        assert decision.retrieval.hits and decision.confidence == 0.0 and not decision.answered, q
+
+
 def test_a_question_asking_for_advice_is_never_answered(answerer: Answerer) -> None:
-    for q in (
+    refused_by_a_rule(
+        answerer,
         "How do I complain to the trust?",
         "where can i read the Mazars report",
         "Should I worry?",
         "Can you suggest some reading on NHS regulation?",
         "What would you recommend for the trust's annual turnover?",
         "What's the best way to read a trust's annual turnover?",
-    ):
-        decision = answerer.consider(q)
-        assert decision.retrieval.hits and decision.confidence == 0.0 and not decision.answered
+    )
     # A courtesy before a question about the story is not a request for advice.
     assert (
         answerer.consider("Can I ask who lifted several undertakings at the trust?").confidence > 0
@@ -391,14 +397,13 @@ def test_a_question_asking_for_advice_is_never_answered(answerer: Answerer) -> N
 
 
 def test_a_question_about_a_subject_in_general_is_never_answered(answerer: Answerer) -> None:
-    for q in (
+    refused_by_a_rule(
+        answerer,
         "What's the difference between an NHS trust and a foundation trust?",
         "How is a trust's annual turnover usually worked out?",
         "What are the typical undertakings for a trust?",
         "Do regulators generally lift undertakings?",
-    ):
-        decision = answerer.consider(q)
-        assert decision.retrieval.hits and decision.confidence == 0.0 and not decision.answered
+    )
     assert answerer.consider("What did the regulator lift at the trust?").confidence > 0
 
 
