@@ -355,7 +355,9 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # conv20, run once before and after: 42, 40, 30, 40 (alone 27, 32, 21, 32). Then "he" or
     # "she" as the last person quoted whose first name fits: conv1-conv24 26, 41, 42, 41, 35, 37,
     # 38, 31, 37, 45, 42, 30, 36, 35, 34, 37, 41, 40, 34, 40, and conv21-conv24 (run once before
-    # and after) 31, 34, 43, 43 (alone 24, 25, 26, 25). Floors: the measurement less a question.
+    # and after) 31, 34, 43, 43 (alone 24, 25, 26, 25); conv25-conv32, written to test a change
+    # then dropped, run on the final code: 41, 42, 41, 49, 43, 41, 23, 35 (alone 26, 26, 22, 35,
+    # 28, 28, 19, 25). Floors: the measurement less a question.
     [
         *(("conv1", 0.36), ("conv2", 0.66), ("conv3", 0.68), ("conv4", 0.66)),
         *(("conv5", 0.56), ("conv10", 0.73), ("conv11", 0.68), ("conv12", 0.48)),
@@ -363,6 +365,8 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         *(("conv13", 0.58), ("conv14", 0.56), ("conv15", 0.55), ("conv16", 0.60)),
         *(("conv17", 0.66), ("conv18", 0.65), ("conv19", 0.55), ("conv20", 0.65)),
         *(("conv21", 0.50), ("conv22", 0.55), ("conv23", 0.70), ("conv24", 0.70)),
+        *(("conv25", 0.66), ("conv26", 0.68), ("conv27", 0.66), ("conv28", 0.80)),
+        *(("conv29", 0.70), ("conv30", 0.66), ("conv31", 0.36), ("conv32", 0.56)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -376,14 +380,14 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 893 of 1,440 right as conversations,
-    # 611 asked one by one.
+    # a question about the report (followup.py). Measured: 1,208 of 1,920 right as
+    # conversations, 820 asked one by one.
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
     chat = sum(right(m) for m in conversations.values())
     alone = sum(right(bundled[f"{name}/conversation.jsonl"]) for name in conversations)
-    assert chat >= alone + 250
+    assert chat >= alone + 350
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:
