@@ -24,7 +24,9 @@ XQUAD = ROOT / "tests" / "data" / "xquad-r-dev-subset"
 
 
 def eval_json(ws: Workspace, *files: Path) -> dict[str, Any]:
-    run = trustbot(*ws.args(), "eval", "--json", *map(str, files))
+    # Every bundled set is about 14,600 questions, each embedded twice (the answer and the bare
+    # search it is timed against): about 3 minutes on a quiet 2-core machine; room for a busy one.
+    run = trustbot(*ws.args(), "eval", "--json", *map(str, files), timeout=1200)
     assert run.code == 0, run.err
     report: dict[str, Any] = json.loads(run.out)
     return report
@@ -67,7 +69,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind99", "blind102", "blind103", "blind104", "blind65"),
             *("blind105", "blind106", "blind107", "blind108", "blind109", "blind110"),
             *("blind113", "blind114", "blind115", "blind116", "blind117", "blind118"),
-            *("blind119", "blind120"),
+            *("blind119", "blind120", "blind121", "blind122", "blind123", "blind124"),
         )
     ]
     + [
@@ -311,6 +313,12 @@ def test_off_topic_questions_are_always_abstained(
         ("blind118/paraphrases.jsonl", 0.76, 0.60),
         ("blind119/paraphrases.jsonl", 0.71, 0.65),
         ("blind120/paraphrases.jsonl", 0.73, 0.56),
+        # And blind121-blind124 (typing slips, phonetic spelling, dictation), run once on the
+        # final code: 0.850 / 0.783, 0.717 / 0.567, 0.800 / 0.700, 0.850 / 0.850.
+        ("blind121/paraphrases.jsonl", 0.83, 0.76),
+        ("blind122/paraphrases.jsonl", 0.70, 0.55),
+        ("blind123/paraphrases.jsonl", 0.78, 0.68),
+        ("blind124/paraphrases.jsonl", 0.83, 0.83),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -327,11 +335,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 545 of 2,438 abstained (0.224; round seven's model 0.053).
+    # Measured over every set: 566 of 2,518 abstained (0.225; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 2430 and abstained / total >= 0.21
+    assert total >= 2510 and abstained / total >= 0.21
 
 
 @pytest.fixture(scope="module")
