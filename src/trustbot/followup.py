@@ -95,14 +95,19 @@ def _gender(name: str) -> str | None:
     return None
 
 
+def _speaker_name(attribution: str) -> str | None:
+    """The person's name opening the speaker phrase of ``attribution``, if it names one."""
+    found = _PERSON.match(speaker_phrase(attribution) or "")
+    return found.group(0) if found else None
+
+
+# Per loaded article (the same object for as long as its index is loaded): a chat asks of the
+# same few articles again and again, and the scan reads every sentence.
+@functools.lru_cache(maxsize=64)
 def _named_speakers(art: StoredArticle) -> tuple[str, ...]:
     """The people an article quotes by name, in order."""
-    names: list[str] = []
-    for i in range(len(art.sentences)):
-        found = _PERSON.match(speaker_phrase(art.text(i)) or "")
-        if found and found.group(0) not in names:
-            names.append(found.group(0))
-    return tuple(names)
+    names = (_speaker_name(art.text(i)) for i in range(len(art.sentences)))
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 @dataclass(frozen=True)
@@ -184,8 +189,7 @@ class Conversation:
         self.previous = question
         art, si = index.sentence(decision.retrieval.hits[0].row)
         speaker = art.speakers[si]
-        who = speaker_phrase(art.text(si if speaker is None else speaker)) or ""
-        found = _PERSON.match(who)
-        if found:
-            self.people = (found.group(0), *(p for p in self.people if p != found.group(0)))
+        name = _speaker_name(art.text(si if speaker is None else speaker))
+        if name:
+            self.people = (name, *(p for p in self.people if p != name))
         self.speakers = _named_speakers(art)
