@@ -407,6 +407,20 @@ def test_a_question_about_a_subject_in_general_is_never_answered(answerer: Answe
     assert answerer.consider("What did the regulator lift at the trust?").confidence > 0
 
 
+def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_general(
+    tmp_path: Path,
+) -> None:
+    emb = HashEmbedder()
+    owls = parse_article("Barn owls usually hunt at night over open fields and marshes.", "owls")
+    write_index(tmp_path, [NEWS, SPORT, owls], emb)
+    both = Answerer(load_index(tmp_path, emb), emb)
+    decision = both.consider("When do barn owls usually hunt?")
+    assert both.index.text(decision.retrieval.hits[0].row).startswith("Barn owls")
+    assert decision.confidence > 0
+    # The news report beside it still answers no question asked in general.
+    refused_by_a_rule(both, "Do regulators generally lift undertakings?")
+
+
 def test_the_rules_read_a_follow_up_as_typed(answerer: Answerer) -> None:
     # Searched with the previous question, "When was that?" holds "How do I ...", but it does
     # not ask for advice itself.
