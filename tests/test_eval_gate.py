@@ -70,6 +70,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind105", "blind106", "blind107", "blind108", "blind109", "blind110"),
             *("blind113", "blind114", "blind115", "blind116", "blind117", "blind118"),
             *("blind119", "blind120", "blind121", "blind122", "blind123", "blind124"),
+            *("blind126", "blind128", "blind129", "blind130"),
         )
     ]
     + [
@@ -131,6 +132,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # Round fourteen's eight sets, run once before and after it: 2 of 160 answered.
         answers_off_topic("blind111", 1),
         answers_off_topic("blind112", 1),
+        # Round fifteen's six sets, run once on the final code: 9 of 120 answered, 8 of them by a
+        # care-home compliance officer comparing regulators (blind127).
+        answers_off_topic("blind125", 1),
+        answers_off_topic("blind127", 8),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -319,6 +324,15 @@ def test_off_topic_questions_are_always_abstained(
         ("blind122/paraphrases.jsonl", 0.70, 0.55),
         ("blind123/paraphrases.jsonl", 0.78, 0.68),
         ("blind124/paraphrases.jsonl", 0.83, 0.83),
+        # Round fifteen's, run once on its final code (not read): blind125 0.650 / 0.467,
+        # blind126 0.783 / 0.717, blind127 0.933 / 0.867, blind128 0.700 / 0.617, blind129 0.833 /
+        # 0.833, blind130 0.867 / 0.617.
+        ("blind125/paraphrases.jsonl", 0.63, 0.45),
+        ("blind126/paraphrases.jsonl", 0.76, 0.70),
+        ("blind127/paraphrases.jsonl", 0.91, 0.85),
+        ("blind128/paraphrases.jsonl", 0.68, 0.60),
+        ("blind129/paraphrases.jsonl", 0.81, 0.81),
+        ("blind130/paraphrases.jsonl", 0.85, 0.60),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -335,11 +349,11 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 566 of 2,518 abstained (0.225; round seven's model 0.053).
+    # Measured over every set: 591 of 2,638 abstained (0.224; round seven's model 0.053).
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 2510 and abstained / total >= 0.21
+    assert total >= 2630 and abstained / total >= 0.21
 
 
 @pytest.fixture(scope="module")
@@ -365,7 +379,8 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # 38, 31, 37, 45, 42, 30, 36, 35, 34, 37, 41, 40, 34, 40, and conv21-conv24 (run once before
     # and after) 31, 34, 43, 43 (alone 24, 25, 26, 25); conv25-conv32, written to test a change
     # then dropped, run on the final code: 41, 42, 41, 49, 43, 41, 23, 35 (alone 26, 26, 22, 35,
-    # 28, 28, 19, 25). Floors: the measurement less a question.
+    # 28, 28, 19, 25); round fifteen's conv33-conv34, run once on the final code: 32, 34 (alone 20,
+    # 21). Floors: the measurement less a question.
     [
         *(("conv1", 0.36), ("conv2", 0.66), ("conv3", 0.68), ("conv4", 0.66)),
         *(("conv5", 0.56), ("conv10", 0.73), ("conv11", 0.68), ("conv12", 0.48)),
@@ -375,6 +390,7 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         *(("conv21", 0.50), ("conv22", 0.55), ("conv23", 0.70), ("conv24", 0.70)),
         *(("conv25", 0.66), ("conv26", 0.68), ("conv27", 0.66), ("conv28", 0.80)),
         *(("conv29", 0.70), ("conv30", 0.66), ("conv31", 0.36), ("conv32", 0.56)),
+        *(("conv33", 0.51), ("conv34", 0.55)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -388,8 +404,8 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 1,208 of 1,920 right as
-    # conversations, 820 asked one by one.
+    # a question about the report (followup.py). Measured: 1,274 of 2,040 right as
+    # conversations, 861 asked one by one.
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
