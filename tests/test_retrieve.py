@@ -396,7 +396,9 @@ def test_a_question_asking_for_advice_is_never_answered(answerer: Answerer) -> N
     assert answerer.consider("What did the regulator recommend for the trust?").confidence > 0
 
 
-def test_a_question_about_a_subject_in_general_is_never_answered(answerer: Answerer) -> None:
+def test_a_news_report_never_answers_a_question_about_a_subject_in_general(
+    answerer: Answerer,
+) -> None:
     refused_by_a_rule(
         answerer,
         "What's the difference between an NHS trust and a foundation trust?",
