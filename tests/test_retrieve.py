@@ -112,6 +112,20 @@ def test_answer_types_must_be_new_to_the_question() -> None:
     assert not has_new_answer("other", "Anything at all 42.", "What is it?")
 
 
+def test_a_count_counts_what_the_question_counts() -> None:
+    def counts(sentence: str, question: str) -> list[str]:
+        return [m.group(0) for m in new_answers("count", sentence, question)]
+
+    largest = "It is one of England's largest trusts, with a turnover of £320m, set up in 2011."
+    assert counts(largest, "How many staff does it employ?") == []  # one of many, money, a year
+    assert counts("It runs one hospital and 40 clinics.", "How many sites?") == ["one", "40"]
+    lifted = "NHSI has lifted several “regulatory undertakings” after a handful of scandals."
+    assert counts(lifted, "How many of the undertakings were lifted?") == ["several"]
+    assert counts(lifted, "how many regulatory rules went") == ["several"]
+    assert counts(lifted, "How many scandals were there?") == ["a handful of"]
+    assert counts(lifted, "How many patients died in the scandals?") == []
+
+
 def test_a_question_asking_for_a_day_or_a_year_wants_that_grain_of_date() -> None:
     sentence = "The undertakings placed by NHSI in 2016 were lifted on Tuesday."
     assert [m.group(0) for m in new_answers("when", sentence, "What day were they lifted?")] == [
@@ -364,7 +378,8 @@ def test_a_how_many_question_whose_best_sentence_counts_nothing(answerer: Answer
         return signals(answerer.index, retrieval)[SIGNALS.index("no_count")]
 
     lifted, super_bowl, turnover = 0, 6, 8
-    assert no_count("How many undertakings were lifted?", lifted) == 1.0  # "several" counts none
+    assert no_count("How many undertakings were lifted?", lifted) == 0.0  # several undertakings
+    assert no_count("How many patients were harmed?", lifted) == 1.0  # it counts no patients
     assert no_count("How many points did the Broncos score?", super_bowl) == 0.0
     assert no_count("How many points were scored in Super Bowl 50?", super_bowl) == 0.0  # 24, 10
     assert no_count("How many staff does the trust employ?", turnover) == 1.0  # £320m is money

@@ -203,6 +203,29 @@ def _new_names(sentence: str, question: str) -> list[re.Match[str]]:
 
 # A sum of money, a year or a percentage: numbers that do not count things.
 _NOT_A_COUNT = re.compile(r"[$£€¥].*|.*%|1[0-9]{3}s?|20[0-9]{2}s?|half")
+# "one of England's largest trusts" picks one out of many; it counts nothing.
+_OF = re.compile(r"\s+of\b", re.I)
+# What a how-many question counts: the two words after it ("how many of the undertakings").
+_COUNTED = re.compile(
+    r"\b(?:how\s+many|what\s+number)\s+(?:(?:of|the|those|these)\s+)*(\S+(?:\s+\S+)?)", re.I
+)
+_VAGUE_COUNT = re.compile(r"\b(?:several|a\s+few|a\s+handful\s+of|dozens\s+of|numerous)\b", re.I)
+
+
+def _vague_counts(sentence: str, question: str) -> list[re.Match[str]]:
+    """The vague counts in ``sentence`` of what the question counts: "several undertakings"
+    answers how many undertakings were lifted; "several scandals" does not answer how many
+    patients died in them."""
+    asked = _COUNTED.search(question)
+    keys = topic_keys(asked.group(1), ()) if asked else ()
+    if not keys:
+        return []
+    starts, words = _words(sentence)
+    return [
+        m
+        for m in _matches(_VAGUE_COUNT, sentence)
+        if any(w.startswith(keys) for w in words[bisect.bisect_left(starts, m.end()) :][:2])
+    ]
 
 
 def new_answers(kind: str, sentence: str, question: str) -> list[re.Match[str]]:
@@ -218,7 +241,13 @@ def new_answers(kind: str, sentence: str, question: str) -> list[re.Match[str]]:
     q = question.casefold()
     found = [m for m in _matches(pattern, sentence) if m.group(0).casefold() not in q]
     if kind == "count":
-        found = [m for m in found if not _NOT_A_COUNT.fullmatch(m.group(0).casefold())]
+        found = [
+            m
+            for m in found
+            if not _NOT_A_COUNT.fullmatch(m.group(0).casefold())
+            and not (m.group(0).casefold() == "one" and _OF.match(sentence, m.end()))
+        ]
+        found += _vague_counts(sentence, question)
     return found
 
 
