@@ -384,6 +384,10 @@ def test_a_how_many_question_whose_best_sentence_counts_nothing(answerer: Answer
     assert no_count("How many points were scored in Super Bowl 50?", super_bowl) == 0.0  # 24, 10
     assert no_count("How many staff does the trust employ?", turnover) == 1.0  # £320m is money
     assert no_count("What was lifted?", lifted) == 0.0  # not a how-many question
+    # A how-much question about money wants a sum of money.
+    assert no_count("How much was the trust fined?", lifted) == 1.0
+    assert no_count("How much money does the trust turn over?", turnover) == 0.0
+    assert no_count("How much progress has the trust made?", lifted) == 0.0  # not money
 
 
 def refused_by_a_rule(answerer: Answerer, *questions: str) -> None:
@@ -436,6 +440,24 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
     assert decision.confidence > 0
     # The news report beside it still answers no question asked in general.
     refused_by_a_rule(both, "Do regulators generally lift undertakings?")
+
+
+def test_a_question_about_the_future_needs_a_sentence_that_looks_ahead(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    plans = parse_article("The remaining undertakings will be lifted next spring.", "plans")
+    write_index(tmp_path / "plans", [plans], emb)
+    ahead = Answerer(load_index(tmp_path / "plans", emb), emb)
+    assert ahead.consider("When will the remaining undertakings be lifted?").confidence > 0
+    write_index(tmp_path / "news", [NEWS], emb)
+    news = Answerer(load_index(tmp_path / "news", emb), emb)
+    # "has lifted several undertakings" says what happened, not when the rest will be.
+    refused_by_a_rule(
+        news,
+        "When will the remaining undertakings be lifted?",
+        "when is the regulator going to lift the undertakings",
+        "When are the undertakings expected to be lifted at the trust?",
+    )
+    assert news.consider("When were the undertakings lifted at the trust?").confidence > 0
 
 
 def test_the_rules_read_a_follow_up_as_typed(answerer: Answerer) -> None:

@@ -228,6 +228,28 @@ def _vague_counts(sentence: str, question: str) -> list[re.Match[str]]:
     ]
 
 
+# "How much did the review cost?", "How much was the trust fined?": only a sum of money answers.
+_ASKS_MONEY = re.compile(
+    r"\bhow\s+much\b(?:\s+\S+){0,8}?\s+(?:money|cost|costs|costing|fine|fined|fines|pay|paid|pays"
+    r"|spend|spent|spending|worth|charge|charged|price|salary|salaries|earn|earns|earned|budget"
+    r"|deficit|funding|funded|compensation|invest|invested|owe|owed|owes)\b",
+    re.I,
+)
+_MONEY = re.compile(
+    r"[$£€¥]\s?\d|\d(?:[\d,.]*\d)?\s*(?:m|bn|k|million|billion|thousand)?\s*"
+    r"(?:pounds|dollars|euros|francs|marks|yen|rupees|guilders|lire|pence|cents)\b",
+    re.I,
+)
+
+
+def lacks_quantity(kind: str, sentence: str, question: str) -> bool:
+    """True if ``question`` asks how many and ``sentence`` counts nothing new of what it counts,
+    or asks how much money and ``sentence`` names no sum of money."""
+    if kind == "count":
+        return not new_answers(kind, sentence, question)
+    return _ASKS_MONEY.search(question) is not None and _MONEY.search(sentence) is None
+
+
 def new_answers(kind: str, sentence: str, question: str) -> list[re.Match[str]]:
     """The names/dates/numbers of the asked ``kind`` in ``sentence`` that the question lacks
     (``where``: names, the nearest a regular expression gets to a place)."""
