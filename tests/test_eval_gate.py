@@ -66,11 +66,12 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind70", "blind72", "blind73", "blind75", "blind76", "blind77", "blind78"),
             *("blind80", "blind81", "blind84", "blind85", "blind86", "blind87", "blind89"),
             *("blind90", "blind91", "blind92", "blind93", "blind94", "blind95", "blind96"),
-            *("blind99", "blind102", "blind103", "blind104", "blind65"),
+            *("blind99", "blind102", "blind103", "blind104", "blind65", "blind44"),
             *("blind105", "blind106", "blind107", "blind108", "blind109", "blind110"),
             *("blind113", "blind114", "blind115", "blind116", "blind117", "blind118"),
             *("blind119", "blind120", "blind121", "blind122", "blind123", "blind124"),
             *("blind126", "blind128", "blind129", "blind130"),
+            *("blind132", "blind133", "blind134", "blind135", "blind136"),
         )
     ]
     + [
@@ -81,11 +82,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind28", 1),
         # Round nine's sets found six more that round seven's model answers, all near the story's
         # own subject; two (a freedom of information request, registering a charity) are now
-        # refused as requests for advice. Still answered: "how much is a prescription charge in
-        # england now" (blind44); charities and support groups for the bereaved (blind46); "What
-        # is the current bursary or maintenance grant available to nursing students in England?"
-        # (blind52). See docs/quality.md.
-        answers_off_topic("blind44", 1),
+        # refused as requests for advice, and since round fifteen "how much is a prescription
+        # charge in england now" (blind44) as money asked of a sentence naming no sum. Still
+        # answered: charities and support groups for the bereaved (blind46); "What is the current
+        # bursary or maintenance grant available to nursing students in England?" (blind52).
         answers_off_topic("blind46", 2),
         answers_off_topic("blind52", 1),
         # And two from the last four sets: "How much annual leave are NHS staff entitled to after
@@ -136,6 +136,9 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # care-home compliance officer comparing regulators (blind127).
         answers_off_topic("blind125", 1),
         answers_off_topic("blind127", 8),
+        # Round fifteen's second session wrote six more, run first to test its changes: 7 of 120
+        # answered, all by a non-executive director asking about NHS boards in general (blind131).
+        answers_off_topic("blind131", 7),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -333,6 +336,15 @@ def test_off_topic_questions_are_always_abstained(
         ("blind128/paraphrases.jsonl", 0.68, 0.60),
         ("blind129/paraphrases.jsonl", 0.81, 0.81),
         ("blind130/paraphrases.jsonl", 0.85, 0.60),
+        # Round fifteen's second session's, run on the code before and after its changes (not
+        # read): blind131 0.850 / 0.850, blind132 0.800 / 0.717, blind133 0.817 / 0.683, blind134
+        # 0.883 / 0.817, blind135 0.900 / 0.850, blind136 0.833 / 0.750.
+        ("blind131/paraphrases.jsonl", 0.83, 0.83),
+        ("blind132/paraphrases.jsonl", 0.78, 0.70),
+        ("blind133/paraphrases.jsonl", 0.80, 0.66),
+        ("blind134/paraphrases.jsonl", 0.86, 0.80),
+        ("blind135/paraphrases.jsonl", 0.88, 0.83),
+        ("blind136/paraphrases.jsonl", 0.81, 0.73),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -349,12 +361,14 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 736 of 2,638 abstained (0.279; 591 before round fifteen read
-    # what a how-many question counts; round seven's model 0.053).
+    # Measured over every set: 1,108 of 2,758 abstained (0.402). Round fifteen: 591 -> 736 of
+    # the first 2,638 when a how-many question wanted a count of what it counts, 1,060 when a
+    # how-much question about money wanted a sum and one about the future a sentence that looks
+    # ahead; round seven's model 0.053.
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 2630 and abstained / total >= 0.27
+    assert total >= 2750 and abstained / total >= 0.39
 
 
 @pytest.fixture(scope="module")
@@ -382,7 +396,8 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # then dropped, run on the final code: 41, 42, 41, 49, 43, 41, 23, 35 (alone 26, 26, 22, 35,
     # 28, 28, 19, 25); round fifteen's conv33-conv34, run once on the final code: 32, 34 (alone 20,
     # 21). Round fifteen's counts (retrieve.new_answers): conv6 37 -> 35, conv8 31 -> 33, conv14,
-    # conv21, conv28, conv29, conv31 one more each. Floors: the measurement less a question.
+    # conv21, conv28, conv29, conv31 one more each; its second session's conv35-conv36, run
+    # before and after its changes: 46, 29 (alone 30, 20). Floors: the measurement less a question.
     [
         *(("conv1", 0.36), ("conv2", 0.66), ("conv3", 0.68), ("conv4", 0.66)),
         *(("conv5", 0.56), ("conv10", 0.73), ("conv11", 0.68), ("conv12", 0.48)),
@@ -392,7 +407,7 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         *(("conv21", 0.50), ("conv22", 0.55), ("conv23", 0.70), ("conv24", 0.70)),
         *(("conv25", 0.66), ("conv26", 0.68), ("conv27", 0.66), ("conv28", 0.80)),
         *(("conv29", 0.70), ("conv30", 0.66), ("conv31", 0.36), ("conv32", 0.56)),
-        *(("conv33", 0.51), ("conv34", 0.55)),
+        *(("conv33", 0.51), ("conv34", 0.55), ("conv35", 0.75), ("conv36", 0.46)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -406,8 +421,8 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 1,280 of 2,040 right as
-    # conversations, 862 asked one by one.
+    # a question about the report (followup.py). Measured: 1,355 of 2,160 right as
+    # conversations, 912 asked one by one.
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
