@@ -136,7 +136,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # care-home compliance officer comparing regulators (blind127).
         answers_off_topic("blind125", 1),
         answers_off_topic("blind127", 8),
-        # Round fifteen's second session wrote six more, run first to test its changes: 7 of 120
+        # Round fifteen's last session wrote six more, run first to test its changes: 7 of 120
         # answered, all by a non-executive director asking about NHS boards in general (blind131).
         answers_off_topic("blind131", 7),
     ],
@@ -336,7 +336,7 @@ def test_off_topic_questions_are_always_abstained(
         ("blind128/paraphrases.jsonl", 0.68, 0.60),
         ("blind129/paraphrases.jsonl", 0.81, 0.81),
         ("blind130/paraphrases.jsonl", 0.85, 0.60),
-        # Round fifteen's second session's, run on the code before and after its changes (not
+        # Round fifteen's last session's, run on the code before and after its changes (not
         # read): blind131 0.850 / 0.850, blind132 0.800 / 0.717, blind133 0.817 / 0.683, blind134
         # 0.883 / 0.817, blind135 0.900 / 0.850, blind136 0.833 / 0.750.
         ("blind131/paraphrases.jsonl", 0.83, 0.83),
@@ -396,7 +396,7 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # then dropped, run on the final code: 41, 42, 41, 49, 43, 41, 23, 35 (alone 26, 26, 22, 35,
     # 28, 28, 19, 25); round fifteen's conv33-conv34, run once on the final code: 32, 34 (alone 20,
     # 21). Round fifteen's counts (retrieve.new_answers): conv6 37 -> 35, conv8 31 -> 33, conv14,
-    # conv21, conv28, conv29, conv31 one more each; its second session's conv35-conv36, run
+    # conv21, conv28, conv29, conv31 one more each; its last session's conv35-conv36, run
     # before and after its changes: 46, 29 (alone 30, 20). Floors: the measurement less a question.
     [
         *(("conv1", 0.36), ("conv2", 0.66), ("conv3", 0.68), ("conv4", 0.66)),
