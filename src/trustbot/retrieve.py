@@ -212,12 +212,19 @@ _COUNTED = re.compile(
 _VAGUE_COUNT = re.compile(r"\b(?:several|a\s+few|a\s+handful\s+of|dozens\s+of|numerous)\b", re.I)
 
 
+@functools.lru_cache(maxsize=1024)
+def _counted_keys(question: str) -> tuple[str, ...]:
+    """The stems of what a how-many question counts, once per question (the ranker asks for
+    every candidate sentence)."""
+    asked = _COUNTED.search(question)
+    return topic_keys(asked.group(1), ()) if asked else ()
+
+
 def _vague_counts(sentence: str, question: str) -> list[re.Match[str]]:
     """The vague counts in ``sentence`` of what the question counts: "several undertakings"
     answers how many undertakings were lifted; "several scandals" does not answer how many
     patients died in them."""
-    asked = _COUNTED.search(question)
-    keys = topic_keys(asked.group(1), ()) if asked else ()
+    keys = _counted_keys(question)
     if not keys:
         return []
     starts, words = _words(sentence)
