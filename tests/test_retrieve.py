@@ -313,6 +313,24 @@ def test_who_question_about_what_the_speaker_said_is_about_the_quotation(
         assert texts(answerer, [hits[0].row])[0].startswith("“We know we still have more to do"), q
 
 
+def test_the_words_naming_a_speaker_earn_no_bm25_for_the_sentence_introducing_the_quote(
+    answerer: Answerer,
+) -> None:
+    def lexical(question: str) -> dict[str, float]:
+        c = candidates(answerer.index, answerer.embedder, question)
+        column = FEATURES.index("lexical")
+        return {
+            answerer.index.text(int(r))[:12]: float(f[column])
+            for r, f in zip(c.rows, c.features, strict=True)
+        }
+
+    # His quote holds the answer; his name is only in the sentence that introduces it.
+    about_the_quote = lexical("Does Jane Smith expect more challenges?")
+    assert about_the_quote["Jane Smith, "] < about_the_quote["“We know we "]
+    # Asked about nothing but the speaker, the sentence naming her keeps what her name earns.
+    assert lexical("Who is Jane Smith?")["Jane Smith, "] == 1.0
+
+
 def test_asks_speaker_only_when_the_question_asks_who_speaks() -> None:
     asks = [
         "Who said there will be further challenges ahead?",

@@ -749,6 +749,8 @@ def candidates(
     window = (together @ q[0]) / norms
     top_lex = float(lexical.max())
     lex = lexical[rows] / top_lex if top_lex > 0 else np.zeros(rows.size)
+    if top_lex > 0:
+        lex = np.maximum(lex - _speaker_lexical(index, located, rows, terms) / top_lex, 0.0)
     base = BASE_DENSE * d + (1 - BASE_DENSE) * lex
 
     # Which terms occur in each candidate and in each row of the candidates' passages.
@@ -823,6 +825,34 @@ def candidates(
         [d, lex, coverage, local, paragraph, article, answer_type, agent, passage_cov, near, window]
     )
     return Candidates(question, kind, rows, features, _unknown_names(question, terms))
+
+
+def _speaker_lexical(
+    index: LoadedIndex,
+    located: Sequence[tuple[StoredArticle, int]],
+    rows: np.ndarray,
+    terms: Sequence[_Term],
+) -> np.ndarray:
+    """The BM25 each candidate owes only to the question's words for the speaker it introduces.
+
+    "Does Broughton think the work is finished?": every sentence of his quote holds his name for
+    the coverage signals (``_inherit_speakers``), but only the sentence that introduces the quote
+    holds it for BM25, so it outranked the later paragraph that answers. Not when the question
+    asks about nothing but the speaker ("Who is Nick Broughton?")."""
+    owed = np.zeros(rows.size)
+    for i, (art, si) in enumerate(located):
+        if si not in art.speakers:
+            continue
+        who = _speaker_tokens(art.text(si))
+        naming = [t for t in terms if t.token in who or any(f <= who for f in t.forms)]
+        if not naming or len(naming) == len(terms):
+            continue
+        tokens = [t.token for t in naming] + [w for t in naming for f in t.forms for w in f]
+        row = int(rows[i])
+        for _, posted, share in index.lexical.postings([w for w in tokens if w in who]):
+            at = np.flatnonzero(posted == row)
+            owed[i] += float(share[at[0]]) if at.size else 0.0
+    return owed
 
 
 @functools.lru_cache(maxsize=4096)
