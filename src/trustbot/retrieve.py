@@ -49,7 +49,7 @@ MAX_HITS = 20
 
 FEATURES = (
     "dense",  # cosine of question and sentence (a quoted one embedded with its speaker)
-    "lexical",  # BM25 of the sentence / best BM25 for this question
+    "lexical",  # BM25 of the sentence / best BM25 (not its speaker's words: _speaker_lexical)
     "coverage",  # idf-weighted share of the question's terms found in the sentence
     "local_coverage",  # the same with idf computed inside the sentence's passage
     "paragraph",  # best base score among candidates of the same passage
