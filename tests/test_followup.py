@@ -10,7 +10,7 @@ from trustbot.answer import Answerer, Decision
 from trustbot.config import MAX_QUESTION_CHARS
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
-from trustbot.followup import SHOWN, Conversation, Reading
+from trustbot.followup import PEOPLE, SHOWN, Conversation, Reading
 from trustbot.retrieve import Hit, Retrieval
 from trustbot.store import load_index, write_index
 
@@ -108,6 +108,23 @@ def test_only_a_named_person_and_only_an_answer_is_remembered(answerer: Answerer
     # A question about something else, refused, is not what the next follow-up follows on from.
     c.heard(answerer.index, "How do I boil an egg?", best(0, answered=False))
     assert c.read("When was that?", answerer.index).follows == "What was lifted?"
+
+
+def test_a_conversation_remembers_only_the_people_last_quoted(tmp_path: Path) -> None:
+    names = [
+        f"Ann {surname}" for surname in ("Abbot", "Baker", "Carter", "Dyer", "Ellis", "Fisher")
+    ]
+    names += [f"Bob {surname}" for surname in ("Gale", "Hale", "Ince", "Jones", "Keane", "Lowe")]
+    body = "\n\n".join(f"{name}, a director, said: “We are doing well.”" for name in names)
+    emb = HashEmbedder()
+    write_index(tmp_path, [parse_article(body, "many")], emb)
+    index = load_index(tmp_path, emb)
+    c = Conversation()
+    for sentence in range(len(names)):
+        c.heard(index, "Who spoke?", best(sentence))
+    assert len(names) > PEOPLE
+    assert c.people == tuple(reversed(names))[:PEOPLE]  # the last quoted first
+    assert c.whom("What is his job?") == "Bob Lowe"
 
 
 def test_questions_that_name_someone_are_searched_as_asked(answerer: Answerer) -> None:

@@ -72,6 +72,9 @@ _NAMES_SOMEONE = re.compile(r"(?<=\S\s)(?!I\b)[A-Z]")
 _PERSON = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’-]+)+")
 # How much of the previous question a reply quotes when it says what it followed on from.
 SHOWN = 80
+# How many of the people its answers quoted a conversation remembers: a chat of months across a
+# large corpus would otherwise keep every name it ever met, and walk them all for each "he".
+PEOPLE = 10
 
 
 @functools.cache
@@ -143,7 +146,7 @@ class Conversation:
     the user's own pronouns was tried: one wrong guess early in blind89 then sent every later
     "he" to the wrong person)."""
 
-    # The people the answers quoted by name, the last first.
+    # The people the answers quoted by name, the last first (at most ``PEOPLE``).
     people: tuple[str, ...] = ()
     previous: str | None = None
     # The people the last answer's article quotes by name.
@@ -191,5 +194,5 @@ class Conversation:
         speaker = art.speakers[si]
         name = _speaker_name(art.text(si if speaker is None else speaker))
         if name:
-            self.people = (name, *(p for p in self.people if p != name))
+            self.people = (name, *(p for p in self.people if p != name))[:PEOPLE]
         self.speakers = _named_speakers(art)
