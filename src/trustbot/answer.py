@@ -264,11 +264,20 @@ class Answerer:
     def consider(self, question: str, conversation: Conversation | None = None) -> Decision:
         """Rank the sentences for ``question`` and decide whether the articles answer it; within
         a ``conversation``, a follow-up is read with what came before (followup.py)."""
+        from trustbot.followup import Reading, quoted_person
         from trustbot.retrieve import retrieve
 
         reading = conversation.read(question, self.index) if conversation else None
         query = reading.query if reading else question
         retrieval = retrieve(self.index, self.embedder, clean_question(query))
+        if retrieval.hits and not (reading and reading.person):
+            # "Is he expecting more trouble?" with no one before it: the person the best
+            # sentence's article quotes whose first name fits, searched again with his name.
+            person = quoted_person(question, self.index.sentence(retrieval.hits[0].row)[0])
+            if person and len(f"{query} ({person})") <= MAX_QUESTION_CHARS:
+                follows = reading.follows if reading else None
+                reading = Reading(f"{query} ({person})", person, follows)
+                retrieval = retrieve(self.index, self.embedder, reading.query)
         note = reading.note if reading else None
         # The rules read the question as typed, not as searched with what came before it.
         if not retrieval.hits or asks_advice(question) or self._beyond(question, retrieval):
