@@ -114,6 +114,10 @@ def test_chat_reads_a_follow_up_as_about_the_person_last_quoted(seed_index: Work
     assert alone.code == 0, alone.err
     assert alone.out.count("Taking this") == 1 and "following on" not in alone.out
     assert "(Taking this to be about Nick Broughton.)\nNick Broughton, who became" in alone.out
+    # ask --json says so too, in the extra field "note" (absent when searched as asked).
+    both = trustbot(*seed_index.args(), "ask", "--json", input=two)
+    first, second = (json.loads(line) for line in both.out.splitlines())
+    assert "note" not in first and second["note"] == "(Taking this to be about Nick Broughton.)"
 
 
 def test_global_options_work_after_the_subcommand_and_from_env(seed_index: Workspace) -> None:

@@ -10,13 +10,17 @@ from trustbot.answer import Answer
 
 
 def answer_dict(answer: Answer) -> dict[str, Any]:
-    """The CONTRACT.md JSON object for one answer."""
-    return {
+    """The CONTRACT.md JSON object for one answer, with ``note`` (an extra field) when the
+    question was not searched as asked ("(Taking this to be about Nick Broughton.)")."""
+    out = {
         "question": answer.question,
         "answered": answer.answered,
         "answer": answer.text,
         "citations": [asdict(c) for c in answer.citations],
     }
+    if answer.note:
+        out["note"] = answer.note
+    return out
 
 
 def to_json(answer: Answer) -> str:
