@@ -44,7 +44,8 @@ class Answer:
     question: str
     answered: bool
     citations: tuple[Citation, ...] = ()
-    # In a conversation, how the question was read when not as asked (followup.Reading.note).
+    # How the question was read when not as asked (followup.Reading.note): in a conversation, or
+    # a lone "he" or "she" given a name.
     note: str | None = None
 
     @property
@@ -226,7 +227,8 @@ class Decision:
     retrieval: Retrieval
     confidence: float
     answered: bool
-    # In a conversation, how the question was read when not as asked (followup.Reading.note).
+    # How the question was read when not as asked (followup.Reading.note): in a conversation, or
+    # a lone "he" or "she" given a name.
     note: str | None = None
 
 
@@ -263,7 +265,9 @@ class Answerer:
 
     def consider(self, question: str, conversation: Conversation | None = None) -> Decision:
         """Rank the sentences for ``question`` and decide whether the articles answer it; within
-        a ``conversation``, a follow-up is read with what came before (followup.py)."""
+        a ``conversation``, a follow-up is read with what came before, and a "he" or "she" that
+        nothing before explains is read as the person the best sentence's article quotes
+        (followup.py)."""
         from trustbot.followup import Reading, quoted_person
         from trustbot.retrieve import retrieve
 
