@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SEED, Workspace, make_workspace, trustbot
+from .conftest import ROOT, SEED, Workspace, make_workspace, trustbot
 
 pytestmark = pytest.mark.slow
 
@@ -247,3 +247,20 @@ def test_core_does_not_import_front_ends() -> None:
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readme_quick_start_is_what_the_code_prints(seed_index: Workspace) -> None:
+    # The README's sessions are real output: a change to ranking or composition must update them.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "$ printf '"
+    start = readme.index(command) + len(command)
+    typed, rest = readme[start:].split("' | .venv/bin/trustbot chat\n", 1)
+    shown = rest.split("```", 1)[0]
+    chat = trustbot(*seed_index.args(), "chat", input=typed.replace("\\n", "\n"))
+    assert chat.code == 0, chat.err
+    assert chat.out.rstrip("\n") == shown.rstrip("\n")  # the session ends with a blank line
+    asked = '$ .venv/bin/trustbot ask --json "Who is the chief executive of the trust?"\n'
+    line = readme[readme.index(asked) + len(asked) :].split("\n", 1)[0]
+    run = trustbot(*seed_index.args(), "ask", "--json", "Who is the chief executive of the trust?")
+    assert run.code == 0, run.err
+    assert json.loads(run.out) == json.loads(line)
