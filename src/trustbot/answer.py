@@ -268,20 +268,19 @@ class Answerer:
         a ``conversation``, a follow-up is read with what came before, and a "he" or "she" that
         nothing before explains is read as the person the best sentence's article quotes
         (followup.py)."""
-        from trustbot.followup import Reading, quoted_person
+        from trustbot.followup import lone_reading
         from trustbot.retrieve import retrieve
 
         reading = conversation.read(question, self.index) if conversation else None
         query = reading.query if reading else question
         retrieval = retrieve(self.index, self.embedder, clean_question(query))
-        if retrieval.hits and not (reading and reading.person):
-            # "Is he expecting more trouble?" with no one before it: the person the best
-            # sentence's article quotes whose first name fits, searched again with his name.
-            person = quoted_person(question, self.index.sentence(retrieval.hits[0].row)[0])
-            if person and len(f"{query} ({person})") <= MAX_QUESTION_CHARS:
-                follows = reading.follows if reading else None
-                reading = Reading(f"{query} ({person})", person, follows)
-                retrieval = retrieve(self.index, self.embedder, reading.query)
+        if retrieval.hits:
+            # "Is he expecting more trouble?" with no one before it: searched again with the
+            # name of the person the best sentence's article quotes whose first name fits.
+            lone = lone_reading(question, reading, self.index.sentence(retrieval.hits[0].row)[0])
+            if lone:
+                reading = lone
+                retrieval = retrieve(self.index, self.embedder, lone.query)
         note = reading.note if reading else None
         # The rules read the question as typed, not as searched with what came before it.
         if not retrieval.hits or asks_advice(question) or self._beyond(question, retrieval):

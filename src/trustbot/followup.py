@@ -139,6 +139,19 @@ def quoted_person(question: str, art: StoredArticle) -> str | None:
     return Conversation(speakers=_named_speakers(art)).whom(question)
 
 
+def lone_reading(question: str, reading: Reading | None, art: StoredArticle) -> Reading | None:
+    """How to search ``question`` again when its "he" or "she" has no one behind it in
+    ``reading`` (the conversation's, if any): with the name ``quoted_person`` finds in ``art``,
+    the best sentence's article. None when there is no one to add or no room for the name."""
+    if reading and reading.person:
+        return None
+    person = quoted_person(question, art)
+    query = f"{reading.query if reading else question} ({person})"
+    if not person or len(query) > MAX_QUESTION_CHARS:
+        return None
+    return Reading(query, person, reading.follows if reading else None)
+
+
 @dataclass(frozen=True)
 class Reading:
     """How a question is searched within a conversation."""

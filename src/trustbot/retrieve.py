@@ -841,10 +841,11 @@ def _speaker_lexical(
     asks about nothing but the speaker ("Who is Nick Broughton?")."""
     owed = np.zeros(rows.size)
     for i, (art, si) in enumerate(located):
-        if si not in art.speakers:
+        speakers = _spans(art)[3]  # cached per article; empty when it quotes no one
+        if not (speakers == si).any():
             continue
         who = _speaker_tokens(art.text(si))
-        naming = [t for t in terms if t.token in who or any(f <= who for f in t.forms)]
+        naming = [t for t in terms if _names_speaker(t, who)]
         if not naming or len(naming) == len(terms):
             continue
         tokens = [t.token for t in naming] + [w for t in naming for f in t.forms for w in f]
@@ -871,8 +872,13 @@ def _inherit_speakers(
         return
     for i, (art, speaker) in quoted.items():
         who = _speaker_tokens(art.text(speaker))
-        # In any of its wordings: "the CEO" is the speaker "chief executive of the trust".
-        present[i] |= [t.token in who or any(f <= who for f in t.forms) for t in terms]
+        present[i] |= [_names_speaker(t, who) for t in terms]
+
+
+def _names_speaker(term: _Term, who: frozenset[str]) -> bool:
+    """Whether ``term`` is one of the words ``who`` (a speaker's tokens) holds, in any of its
+    wordings: "the CEO" is the speaker "chief executive of the trust"."""
+    return term.token in who or any(f <= who for f in term.forms)
 
 
 # A sentence opening with a pronoun or "This/That ..." continues the one before it.
