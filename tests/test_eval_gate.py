@@ -74,6 +74,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind132", "blind133", "blind134", "blind135", "blind136"),
             *("blind137", "blind138", "blind139", "blind140", "blind141", "blind142"),
             *("blind143", "blind144", "blind145"),
+            *("blind148", "blind149", "blind150", "blind152"),
         )
     ]
     + [
@@ -145,6 +146,11 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # about boards in general ("What is the recommended quorum for an NHS foundation trust
         # board of directors meeting?").
         answers_off_topic("blind146", 3),
+        # Round seventeen's six, run once on the code as it was (no change kept): 2 of 120
+        # answered, "What is the role of the medical examiner in certifying deaths?" (blind147)
+        # and "Best practice for writing a D&O policy for a charity board?" (blind151).
+        answers_off_topic("blind147", 1),
+        answers_off_topic("blind151", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -372,6 +378,15 @@ def test_off_topic_questions_are_always_abstained(
         ("blind144/paraphrases.jsonl", 0.80, 0.76),
         ("blind145/paraphrases.jsonl", 0.70, 0.65),
         ("blind146/paraphrases.jsonl", 0.90, 0.90),
+        # Round seventeen's, run once on the code as it was (no change kept; not read): blind147
+        # 0.883 / 0.883, blind148 0.767 / 0.667, blind149 0.850 / 0.783, blind150 0.667 / 0.583,
+        # blind151 0.833 / 0.767, blind152 0.783 / 0.783.
+        ("blind147/paraphrases.jsonl", 0.86, 0.86),
+        ("blind148/paraphrases.jsonl", 0.75, 0.65),
+        ("blind149/paraphrases.jsonl", 0.83, 0.76),
+        ("blind150/paraphrases.jsonl", 0.65, 0.56),
+        ("blind151/paraphrases.jsonl", 0.81, 0.75),
+        ("blind152/paraphrases.jsonl", 0.76, 0.76),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -395,7 +410,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,193 of 2,958 abstained (0.403). Round fifteen: 591 -> 736 of
+    # Measured over every set: 1,243 of 3,078 abstained (0.404). Round fifteen: 591 -> 736 of
     # the first 2,638 when a how-many question wanted a count of what it counts, 1,060 when a
     # how-much question about money wanted a sum and one about the future a sentence that looks
     # ahead; round seven's model 0.053.
@@ -435,7 +450,8 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # (retrieve._speaker_lexical): 1,433 -> 1,450 of 2,280 in all, conv3 42 -> 40 and seven
     # others one fewer; its conv37-conv38, run before and after: 34, 44 -> 34, 43 (alone 23, 29).
     # Round sixteen's conv39-conv40, run before and after its second change: 34, 41 (alone 17,
-    # 26 before it, 26, 29 after). Floors: the measurement less a question.
+    # 26 before it, 26, 29 after). Round seventeen's conv41-conv42, run once on the code as it
+    # was: 29, 47 (alone 22, 45). Floors: the measurement less a question.
     [
         *(("conv1", 0.36), ("conv2", 0.66), ("conv3", 0.65), ("conv4", 0.66)),
         *(("conv5", 0.56), ("conv10", 0.73), ("conv11", 0.68), ("conv12", 0.48)),
@@ -447,6 +463,7 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
         *(("conv29", 0.70), ("conv30", 0.66), ("conv31", 0.36), ("conv32", 0.56)),
         *(("conv33", 0.51), ("conv34", 0.55), ("conv35", 0.75), ("conv36", 0.46)),
         *(("conv37", 0.55), ("conv38", 0.70), ("conv39", 0.55), ("conv40", 0.66)),
+        *(("conv41", 0.46), ("conv42", 0.76)),
     ],
 )
 def test_follow_ups_in_a_chat_session(
@@ -460,9 +477,10 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 1,525 of 2,400 right as
-    # conversations, 1,278 asked one by one (1,014 before round sixteen read a lone question's
-    # "he" or "she" as the person its best sentence's article quotes, followup.quoted_person).
+    # a question about the report (followup.py). Measured: 1,601 of 2,520 right as
+    # conversations, 1,345 asked one by one (conv1-conv40: 1,014 of 2,400 before round sixteen
+    # read a lone question's "he" or "she" as the person its best sentence's article quotes,
+    # followup.quoted_person, 1,278 after).
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
