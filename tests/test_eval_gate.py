@@ -538,8 +538,8 @@ def among_others(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 def test_the_bundled_article_among_other_articles(among_others: Workspace) -> None:
     # A corpus holds many articles. Here six encyclopedia articles sit beside the bundled one.
     # Measured on blind8-blind24: P@1 0.824, answered 0.902, right 0.770 (alone: 0.844, 0.933,
-    # 0.804). Among all 48 xquad-r articles (command F) every set drops further: right 0.658
-    # against 0.781 (docs/quality-history.md, round seventeen).
+    # 0.804). Among all 48 xquad-r articles (command F), every set together: right 0.658
+    # against 0.781 alone (docs/quality-history.md, round seventeen).
     files = [QUESTIONS / f"blind{i}" / "paraphrases.jsonl" for i in range(8, 25)]
     m = eval_json(among_others, *files)["total"]
     assert m["answerable"] == 1020
@@ -547,7 +547,8 @@ def test_the_bundled_article_among_other_articles(among_others: Workspace) -> No
 
 
 def test_a_chat_among_other_articles(among_others: Workspace) -> None:
-    # conv1-conv5 and conv10-conv12 as conversations: 268 of 480 right (alone: 306).
+    # conv1-conv5 and conv10-conv12 as conversations: 268 of 480 right (306 with the bundled
+    # article indexed alone).
     files = [QUESTIONS / f"conv{i}" / "conversation.jsonl" for i in (1, 2, 3, 4, 5, 10, 11, 12)]
     run = trustbot(*among_others.args(), "eval", "--json", "--conversation", *map(str, files))
     assert run.code == 0, run.err
