@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -136,7 +137,21 @@ def quoted_person(question: str, art: StoredArticle) -> str | None:
     found = [m.start() for m in (_HE.search(question), _SHE.search(question)) if m]
     if not found or _NAMES_SOMEONE.search(question) or _KIN.search(question, 0, min(found)):
         return None
-    return Conversation(speakers=_named_speakers(art)).whom(question)
+    return _fitting(question, _named_speakers(art))
+
+
+def _fitting(question: str, names: Sequence[str]) -> str | None:
+    """The first of ``names`` whose first name fits the question's "he" or "she", if it says
+    either: not "her" for a Nick."""
+    he, she = bool(_HE.search(question)), bool(_SHE.search(question))
+    if not (he or she):
+        return None
+    # Both ("did she answer him?"): the first of them, whoever it is.
+    wanted = None if he and she else "male" if he else "female"
+    for name in names:
+        if wanted is None or _gender(name) in (None, wanted):
+            return name
+    return None
 
 
 def lone_reading(question: str, reading: Reading | None, art: StoredArticle) -> Reading | None:
@@ -193,16 +208,8 @@ class Conversation:
 
     def whom(self, question: str) -> str | None:
         """Whom the question's "he" or "she" means, if anyone: not "her" for a Nick."""
-        he, she = bool(_HE.search(question)), bool(_SHE.search(question))
-        if not (he or she):
-            return None
-        # Both ("did she answer him?"): the last quoted, whoever it is.
-        wanted = None if he and she else "male" if he else "female"
         others = [s for s in self.speakers if s not in self.people]
-        for name in (*self.people, *others):
-            if wanted is None or _gender(name) in (None, wanted):
-                return name
-        return None
+        return _fitting(question, (*self.people, *others))
 
     def read(self, question: str, index: LoadedIndex) -> Reading:
         """How ``question`` is searched in ``index``, given what came before."""
