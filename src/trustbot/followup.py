@@ -161,8 +161,10 @@ def lone_reading(question: str, reading: Reading | None, art: StoredArticle) -> 
     if reading and reading.person:
         return None
     person = quoted_person(question, art)
+    if not person:
+        return None
     query = f"{reading.query if reading else question} ({person})"
-    if not person or len(query) > MAX_QUESTION_CHARS:
+    if len(query) > MAX_QUESTION_CHARS:
         return None
     return Reading(query, person, reading.follows if reading else None)
 
