@@ -10,9 +10,9 @@ import pytest
 
 from trustbot.answer import Answerer
 from trustbot.config import Settings
-from trustbot.corpus import load_corpus
+from trustbot.corpus import load_corpus, normalise_id
 from trustbot.embed import HashEmbedder
-from trustbot.ingest import ingest, normalise_id, reindex, remove, scan_corpus
+from trustbot.ingest import ingest, reindex, remove, scan_corpus
 from trustbot.store import MANIFEST, load_index, read_manifest
 
 from .conftest import SEED

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from trustbot.store import LoadedIndex, StoredArticle
 
 NOT_IN_ARTICLES = "The articles don't say."
+# Scoped answerers (``Answerer.within``) kept per answerer: each holds its articles' vectors.
+SCOPES_KEPT = 32
 
 
 @dataclass(frozen=True)
@@ -239,9 +241,14 @@ def _words(text: str) -> set[str]:
 class Answerer:
     """Answers questions from one loaded index generation."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder) -> None:
+    def __init__(
+        self, index: LoadedIndex, embedder: Embedder, scope: tuple[str, ...] | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
+        # The ids of the articles searched when not all of them (``within``).
+        self.scope = scope
+        self._scopes: dict[tuple[str, ...], Answerer] = {}
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Answerer:
@@ -260,8 +267,26 @@ class Answerer:
 
     @property
     def articles(self) -> list[StoredArticle]:
-        """The indexed articles, in index order."""
-        return self.index.articles
+        """The articles searched (all the indexed ones unless scoped), in index order."""
+        if self.scope is None:
+            return self.index.articles
+        return [a for a in self.index.articles if a.id in self.scope]
+
+    def within(self, articles: Sequence[str]) -> Answerer:
+        """An answerer that searches only ``articles`` (ids or file names), as if the index held
+        nothing else (scope.py); itself when none are named or they are all of them. ``BadInput``
+        names an article the index does not hold."""
+        from trustbot.scope import resolve, scoped
+
+        ids = resolve(self.index, articles)
+        if not ids or len(ids) == len(self.index.articles):
+            return self
+        found = self._scopes.get(ids)
+        if found is None:
+            if len(self._scopes) >= SCOPES_KEPT:
+                self._scopes.clear()
+            found = self._scopes[ids] = Answerer(scoped(self.index, ids), self.embedder, ids)
+        return found
 
     def consider(self, question: str, conversation: Conversation | None = None) -> Decision:
         """Rank the sentences for ``question`` and decide whether the articles answer it; within

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -99,11 +99,23 @@ def cli() -> None:
     """Ask questions about news articles; get back the sentences that answer them, cited."""
 
 
-def open_answerer() -> Answerer:
-    """The answerer for this invocation's corpus and index."""
+def open_answerer(articles: Sequence[str] = ()) -> Answerer:
+    """The answerer for this invocation's corpus and index; with ``articles``, for those only."""
     from trustbot.answer import Answerer
 
-    return Answerer.open(settings())
+    answerer = Answerer.open(settings())
+    return answerer.within(articles)
+
+
+# `--article ID` (repeatable): ask of these stories only (scope.py).
+_ARTICLE_OPTION = click.option(
+    "--article",
+    "-a",
+    "articles",
+    multiple=True,
+    metavar="ID",
+    help="Ask of this article only (its id or file name; repeat for several).",
+)
 
 
 def _questions(lines: Iterable[str]) -> Iterator[str]:
@@ -132,13 +144,14 @@ def _emit(answer: Answer, as_json: bool) -> None:
     show_default=True,
     help="At most this many cited sentences.",
 )
-def ask(question: tuple[str, ...], as_json: bool, top_k: int) -> None:
+@_ARTICLE_OPTION
+def ask(question: tuple[str, ...], as_json: bool, top_k: int, articles: tuple[str, ...]) -> None:
     """Answer QUESTION with cited sentences (no QUESTION: one question per stdin line)."""
     from trustbot.answer import clean_question
 
     if question:
         q = clean_question(" ".join(question))
-        _emit(open_answerer().ask(q, top_k=top_k), as_json)
+        _emit(open_answerer(articles).ask(q, top_k=top_k), as_json)
         return
     answerer: Answerer | None = None
     bad = 0
@@ -150,7 +163,7 @@ def ask(question: tuple[str, ...], as_json: bool, top_k: int) -> None:
             _fail(str(err))
             bad += 1
             continue
-        answerer = answerer or open_answerer()
+        answerer = answerer or open_answerer(articles)
         _emit(answerer.ask(q, top_k=top_k), as_json)
         sys.stdout.flush()
     if answerer is None and not bad:
@@ -182,7 +195,8 @@ def _read_interactive() -> Iterator[str]:
     show_default=True,
     help="At most this many cited sentences.",
 )
-def chat(top_k: int) -> None:
+@_ARTICLE_OPTION
+def chat(top_k: int, articles: tuple[str, ...]) -> None:
     """Ask questions one after another; `quit` or Ctrl-D ends the session.
 
     A new index (from `trustbot ingest` in another terminal, say) is picked up without a restart.
@@ -192,7 +206,7 @@ def chat(top_k: int) -> None:
 
     live = LiveAnswerer.open(settings())
     conversation = Conversation()
-    answerer = live.current
+    answerer = live.current.within(articles)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if interactive:
         titles = ", ".join(a.title for a in answerer.articles[:3])
@@ -209,7 +223,8 @@ def chat(top_k: int) -> None:
         if not line.strip():
             continue
         try:
-            answer = live().ask(line, top_k=top_k, conversation=conversation)
+            answerer = live().within(articles)
+            answer = answerer.ask(line, top_k=top_k, conversation=conversation)
         except BadInput as err:
             _fail(str(err))
             continue
@@ -444,13 +459,21 @@ def index_status(as_json: bool) -> None:
     is_flag=True,
     help="Ask each file's questions in order as one chat session, as `trustbot chat` does.",
 )
-def eval_command(files: tuple[Path, ...], as_json: bool, verbose: bool, conversation: bool) -> None:
+@_ARTICLE_OPTION
+def eval_command(
+    files: tuple[Path, ...],
+    as_json: bool,
+    verbose: bool,
+    conversation: bool,
+    articles: tuple[str, ...],
+) -> None:
     """Score question sets (shared/eval .jsonl) against the current index.
 
     Prints P@1, R@5, MRR@10, the answer rate on answerable questions, the abstain rate on
     unanswerable ones (a question whose article is not indexed counts as unanswerable) and the
     answer/abstain trade-off as the threshold moves. Ingests nothing. Each question is asked on
-    its own unless --conversation is given.
+    its own unless --conversation is given. With --article, every question is asked of those
+    articles only, and a question about another article counts as unanswerable.
     """
     import json
 
@@ -458,7 +481,7 @@ def eval_command(files: tuple[Path, ...], as_json: bool, verbose: bool, conversa
     from trustbot.evaluate import evaluate, format_report, read_questions
 
     sets = [(str(f), read_questions(f)) for f in files]
-    answerer = open_answerer()
+    answerer = open_answerer(articles)
     with _Progress("Asking questions") as progress:
         report = evaluate(answerer, sets, ANSWER_THRESHOLD, progress, conversation)
     if as_json:

@@ -60,6 +60,13 @@ def article_id(path: str | Path) -> str:
     return _ID_RUN.sub("-", (path if isinstance(path, Path) else Path(path)).stem.lower())
 
 
+def normalise_id(name: str) -> str:
+    """An article id from what a user typed: the id itself or the article's file name."""
+    if Path(name).suffix.lower() in ARTICLE_SUFFIXES:
+        return article_id(name)
+    return _ID_RUN.sub("-", name.strip().lower())
+
+
 def title_from_id(aid: str) -> str:
     """A readable title for an article without one: ``southern-health`` -> ``Southern health``."""
     words = aid.replace("-", " ").strip()

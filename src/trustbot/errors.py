@@ -18,6 +18,16 @@ class BadInput(TrustbotError):
     exit_code = 2
 
 
+class UnknownArticle(BadInput):
+    """An article named to ask of (a story scope) that the index does not hold."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"no article {name!r} in the index; `trustbot index status` lists the articles"
+        )
+        self.name = name
+
+
 class CorpusError(BadInput):
     """The corpus folder or an article file cannot be read."""
 

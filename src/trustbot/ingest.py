@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -35,6 +34,7 @@ from trustbot.corpus import (
     article_id,
     content_hash,
     decode,
+    normalise_id,
     read_article,
     trusted_stat,
 )
@@ -319,13 +319,6 @@ def ingest(
             problems += scan.problems
             duplicates += scan.duplicates
         return LifecycleReport(report, problems, duplicates)
-
-
-def normalise_id(name: str) -> str:
-    """An article id from what a user typed: the id itself or the article's file name."""
-    if Path(name).suffix.lower() in ARTICLE_SUFFIXES:
-        return article_id(name)
-    return re.sub(r"[^a-z0-9]+", "-", name.strip().lower())
 
 
 def remove(

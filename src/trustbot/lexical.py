@@ -63,6 +63,7 @@ class LexicalIndex:
     def __init__(self, retriever: Any, size: int) -> None:
         self._retriever = retriever
         self.size = size
+        self.live = size  # the rows searched, for idf: all of them (see SegmentedLexical, scope)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:

@@ -586,7 +586,7 @@ def _terms(
         rows = np.sort(postings[t][0]) if t in postings else np.zeros(0, dtype=np.int64)
         if t in alt_rows:
             rows = _union(rows, alt_rows[t])
-        w = math.log((n + 1) / (rows.size + 0.5))
+        w = math.log((index.lexical.live + 1) / (rows.size + 0.5))
         forms = tuple(alt_forms.get(t, ()))
         terms.append(_Term(t, w, rows, forms, t in postings or bool(forms) or t in close))
     return terms, lexical

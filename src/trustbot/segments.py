@@ -74,7 +74,7 @@ def link_kept(
         _link(old_gen / FOLDER / name, gen_dir / FOLDER / name)
 
 
-def _lucene_idf(n: int, df: int) -> float:
+def lucene_idf(n: int, df: int) -> float:
     # bm25s's default ("lucene") idf, the weight its stored scores carry.
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
@@ -110,14 +110,14 @@ class SegmentedLexical:
             if not found:
                 continue
             # Each part's scores carry the idf of that part as built (deleted rows included).
-            local = [_lucene_idf(self.parts[i].size, len(rows)) for i, (rows, _) in found]
+            local = [lucene_idf(self.parts[i].size, len(rows)) for i, (rows, _) in found]
             kept = []
             for i, (rows, scores) in found:
                 if self.dead[i].size:
                     alive = ~np.isin(rows, self.dead[i])
                     rows, scores = rows[alive], scores[alive]
                 kept.append((i, rows, scores))
-            idf = _lucene_idf(self.live, sum(len(rows) for _, rows, _ in kept))
+            idf = lucene_idf(self.live, sum(len(rows) for _, rows, _ in kept))
             rows_all, scores_all = [], []
             for (i, rows, scores), was in zip(kept, local, strict=True):
                 rows_all.append(rows + int(self.offsets[i]))
