@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trustbot.corpus import normalise_id
-from trustbot.errors import BadInput, UnknownArticle
+from trustbot.errors import UnknownArticle
 from trustbot.segments import lucene_idf
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ class ScopedLexical:
 
 
 def resolve(index: LoadedIndex, names: Sequence[str]) -> tuple[str, ...]:
-    """The ids of the articles ``names`` (ids or file names) in index order; ``BadInput`` names
-    the first one the index does not hold (``UnknownArticle``)."""
+    """The ids of the articles ``names`` (ids or file names) in index order; ``UnknownArticle``
+    names the first one the index does not hold."""
     held = {a.id for a in index.articles}
     wanted = set()
     for name in names:
@@ -103,16 +103,14 @@ def resolve(index: LoadedIndex, names: Sequence[str]) -> tuple[str, ...]:
 
 
 def scoped(index: LoadedIndex, ids: Sequence[str]) -> LoadedIndex:
-    """A view of ``index`` that searches only the articles ``ids`` (which it must hold)."""
-    ranges = [np.zeros(0, dtype=np.int64)]
+    """A view of ``index`` that searches only the articles ``ids`` (at least one, all held)."""
+    ranges = []
     for aid in ids:
-        first = index.row_of(aid, 0)  # None for an article without sentences
-        if first is not None:
-            size = len(index.sentence(first)[0].sentences)
-            ranges.append(np.arange(first, first + size, dtype=np.int64))
+        first = index.row_of(aid, 0)
+        assert first is not None  # an indexed article has at least one sentence
+        size = len(index.sentence(first)[0].sentences)
+        ranges.append(np.arange(first, first + size, dtype=np.int64))
     rows = np.unique(np.concatenate(ranges))
-    if not rows.size:
-        raise BadInput("the chosen articles hold no sentences to search")
     view = copy.copy(index)  # shares the articles and row table; only the searches differ
     view.faiss_index = ScopedVectors(index.faiss_index, rows)
     view.lexical = ScopedLexical(index.lexical, rows)
