@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,6 +143,77 @@ def test_index_status_json(seed_index: Workspace) -> None:
     assert status["built_at"][:2] == "20"
     [item] = status["items"]
     assert item["id"] == "southern-health" and len(item["sha256"]) == 64 and item["title"]
+
+
+@pytest.fixture(scope="module")
+def two_stories(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The bundled article beside an encyclopedia article about Martin Luther (tests/data)."""
+    luther = ROOT / "tests" / "data" / "xquad-r-dev-subset" / "articles" / "martin-luther.txt"
+    ws = make_workspace(tmp_path_factory.mktemp("two"), SEED, luther)
+    run = trustbot(*ws.args(), "index", "build")
+    assert run.code == 0, run.err
+    return ws
+
+
+def test_ask_article_answers_from_that_article_only(two_stories: Workspace) -> None:
+    def ask(*args: str) -> Any:
+        run = trustbot(*two_stories.args(), "ask", "--json", *args)
+        assert run.code == 0, run.err
+        return json.loads(run.out)
+
+    luther = "Who went to Wittenberg to hear Luther speak?"
+    everywhere = ask(luther)
+    assert everywhere["answered"] is True
+    assert everywhere["citations"][0]["article_id"] == "martin-luther"
+    assert ask("--article", "southern-health", luther) == {
+        "question": luther,
+        "answered": False,
+        "answer": "The articles don't say.",
+        "citations": [],
+    }
+    # By id or by file name, and -a for short.
+    for args in (["--article", "Martin Luther.txt"], ["-a", "martin-luther"]):
+        own = ask(*args, luther)
+        assert own["answered"] is True
+        assert own["citations"][0]["text"] == everywhere["citations"][0]["text"]
+    trust = ask("-a", "southern-health", "Who is the chief executive of the trust?")
+    cited = trust["citations"]
+    assert cited and {c["article_id"] for c in cited} == {"southern-health"}
+    assert "Nick Broughton" in cited[0]["text"]
+
+
+def test_chat_article_keeps_to_that_article(two_stories: Workspace) -> None:
+    run = trustbot(
+        *two_stories.args(),
+        "chat",
+        "--article",
+        "southern-health",
+        input="Who went to Wittenberg to hear Luther speak?\nWho runs the trust now?\n",
+    )
+    assert run.code == 0, run.err
+    first, second = run.out.split("\n\n", 1)
+    assert first == "The articles don't say."
+    assert "Nick Broughton" in second and "martin-luther" not in second
+
+
+@pytest.mark.parametrize(
+    ("command", "stdin"),
+    [
+        (["ask", "Who is the chief executive?"], None),
+        (["ask"], "Who is the chief executive?\n"),
+        (["chat"], "Who is the chief executive?\n"),
+        (["eval", str(ROOT / "tests" / "questions" / "dev" / "paraphrases.jsonl")], None),
+    ],
+)
+def test_an_unknown_article_exits_2_with_one_line(
+    two_stories: Workspace, command: list[str], stdin: str | None
+) -> None:
+    run = trustbot(*two_stories.args(), *command, "--article", "southern", input=stdin)
+    assert run.code == 2 and run.out == ""
+    assert run.err == (
+        "trustbot: error: no article 'southern' in the index; "
+        "`trustbot index status` lists the articles\n"
+    )
 
 
 @pytest.mark.parametrize(
