@@ -149,3 +149,11 @@ def test_a_scoped_answer_quotes_only_the_scope(answerer: Answerer) -> None:
     assert {c.article_id for c in answer.citations} == {"farm"}
     for c in answer.citations:
         assert FARM.body[c.start : c.end] == c.text
+
+
+def test_a_scope_shares_its_index_prefix_table(answerer: Answerer) -> None:
+    # Built once per index (its whole vocabulary), not once per scope.
+    from trustbot.retrieve import _prefixes
+
+    view = scoped(answerer.index, ["news"])
+    assert _prefixes(view) is _prefixes(answerer.index)

@@ -604,16 +604,18 @@ _PREFIX_CACHE: dict[int, tuple[object, dict[str, list[str]]]] = {}
 
 
 def _prefixes(index: LoadedIndex) -> dict[str, list[str]]:
-    cached = _PREFIX_CACHE.get(id(index.lexical))
-    if cached is not None and cached[0] is index.lexical:
+    # A story scope (scope.ScopedLexical) shares the vocabulary of the index it views.
+    lexical = getattr(index.lexical, "base", index.lexical)
+    cached = _PREFIX_CACHE.get(id(lexical))
+    if cached is not None and cached[0] is lexical:
         return cached[1]
     table: dict[str, list[str]] = {}
-    for token in index.lexical.vocabulary():
+    for token in lexical.vocabulary():
         if len(token) >= PREFIX:
             table.setdefault(token[:PREFIX], []).append(token)
     if len(_PREFIX_CACHE) >= 8:
         _PREFIX_CACHE.clear()
-    _PREFIX_CACHE[id(index.lexical)] = (index.lexical, table)
+    _PREFIX_CACHE[id(lexical)] = (lexical, table)
     return table
 
 

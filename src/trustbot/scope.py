@@ -59,7 +59,7 @@ class ScopedVectors:
 
 class ScopedLexical:
     """The lexical side of a scope: BM25 postings of the scope's rows only, their idf counted
-    within the scope."""
+    within the scope. Its vocabulary is its ``base``'s (``retrieve._prefixes`` reads that)."""
 
     def __init__(self, base: Any, rows: NDArray[np.int64]) -> None:
         self.base = base
@@ -67,11 +67,6 @@ class ScopedLexical:
         self.size = int(base.size)
         self.live = int(rows.size)
         self._base_live = int(base.live)
-
-    def vocabulary(self) -> list[str]:
-        """Every token of the whole index (a token absent from the scope has no postings)."""
-        out: list[str] = self.base.vocabulary()
-        return out
 
     def postings(
         self, tokens: Sequence[str]
