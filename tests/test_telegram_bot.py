@@ -20,7 +20,7 @@ from trustbot.telegram_bot import (
     build_application,
 )
 
-from .conftest import SEED, Workspace
+from .conftest import SEED, Workspace, make_workspace, trustbot, write_barn_owls
 from .fake_bot_api import (
     BOT_USERNAME,
     PHOTO,
@@ -44,6 +44,9 @@ CEO_SENTENCE = "Nick Broughton, who became chief executive of the trust last aut
 TITLE = (
     'NHS Improvement lifts undertakings at Southern Health as trust makes "encouraging progress"'
 )
+OWLS_TITLE = "Barn owls return to the valley"
+OWLS_Q = "How many nest boxes hold breeding pairs?"
+OWLS_SENTENCE = "Volunteers put up forty nest boxes on farm buildings last winter"
 _chat_ids = itertools.count(1001)
 
 
@@ -72,6 +75,17 @@ def answerer(seed_index: Workspace) -> Answerer:
     answerer = Answerer.open(Settings(corpus_dir=seed_index.corpus, index_dir=seed_index.index))
     answerer.ask(CEO)  # loads the model, as `trustbot bot` does before it starts polling
     return answerer
+
+
+@pytest.fixture(scope="module")
+def two_stories(tmp_path_factory: pytest.TempPathFactory, answerer: Answerer) -> Answerer:
+    """A real index of two articles: 1. the barn owls, 2. the bundled Southern Health one."""
+    ws = make_workspace(tmp_path_factory.mktemp("two-stories"), SEED)
+    write_barn_owls(ws.corpus)
+    run = trustbot(*ws.args(), "index", "build")
+    assert run.code == 0, run.err
+    settings = Settings(corpus_dir=ws.corpus, index_dir=ws.index)
+    return Answerer.open(settings, answerer.embedder)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +151,7 @@ def reply_in_new_chat(api: FakeBotAPI, text: str) -> str:
 
 
 def test_start_registers_the_menu_and_says_what_it_knows(api: FakeBotAPI) -> None:
-    assert {c["command"] for c in api.commands} >= {"start", "help", "ask", "sources"}
+    assert {c["command"] for c in api.commands} >= {"start", "help", "ask", "sources", "story"}
     text = reply_in_new_chat(api, "/start")
     assert "I know 1 article" in text and TITLE in text and "/ask" in text
 
@@ -145,6 +159,7 @@ def test_start_registers_the_menu_and_says_what_it_knows(api: FakeBotAPI) -> Non
 def test_help_mentions_ask(api: FakeBotAPI) -> None:
     text = reply_in_new_chat(api, "/help")
     assert "/ask" in text and "/sources" in text and "follow up" in text
+    assert "/story 2" in text and "/story all" in text
 
 
 def test_sources_lists_the_articles(api: FakeBotAPI) -> None:
@@ -474,3 +489,157 @@ def test_stops_cleanly_within_seconds(no_proxy: None, answerer: Answerer) -> Non
     api.wait_messages(chat, 1)
     assert runner.stop() < 5
     api.stop()
+
+
+# --- /story: one user's questions in one chat answered from one article ----------------------
+
+
+class Chat:
+    """One user in one chat: ``say`` sends a message and returns the bot's reply as shown."""
+
+    def __init__(self, api: FakeBotAPI, chat_id: int | None = None, **kw: Any) -> None:
+        self.api = api
+        self.chat_id = chat_id if chat_id is not None else new_chat()
+        self.kw = kw
+
+    def say(self, text: str) -> str:
+        seen = len(self.api.sent(self.chat_id))
+        self.api.push(text_update(self.chat_id, text, **self.kw))
+        return shown(only(self.api, self.chat_id, seen + 1, settle=0.2)[seen])
+
+
+def test_story_n_answers_from_that_article_only(
+    api: FakeBotAPI, provider: Provider, two_stories: Answerer
+) -> None:
+    provider.current = two_stories
+    chat = Chat(api)
+    assert "1. Barn owls return to the valley" in chat.say("/sources")
+    assert f"2. {TITLE}" in chat.say("/sources")
+    # Every article: both questions are answered (each in a chat of its own, so that neither is
+    # read as a follow-up of the other).
+    assert OWLS_SENTENCE in reply_in_new_chat(api, OWLS_Q)
+    assert CEO_SENTENCE in reply_in_new_chat(api, CEO)
+
+    # By file name (or id): only the owls are searched.
+    assert OWLS_TITLE in chat.say("/story barn-owls.txt")
+    assert OWLS_SENTENCE in chat.say(OWLS_Q)
+    assert CEO_SENTENCE not in chat.say(CEO)
+
+    chosen = chat.say("/story 2")
+    assert chosen == f"From now on I answer your questions from {TITLE} only. " + (
+        "/story all goes back to every article."
+    )
+    # The owls are not searched any more: the question is refused, and the reply says why.
+    refused = chat.say(OWLS_Q)
+    assert OWLS_SENTENCE not in refused and "The articles don't say." in refused
+    assert f"I read only {TITLE}; /story all asks every article." in refused
+    answered = chat.say("/ask " + CEO)
+    assert CEO_SENTENCE in answered and "I read only" not in answered
+
+    # Another chat of the same user is not scoped.
+    assert OWLS_SENTENCE in Chat(api, user_id=chat.chat_id).say(OWLS_Q)
+
+    # /story all: every article again.
+    assert chat.say("/story all") == (
+        "From now on I answer your questions from every article I know (2 articles)."
+    )
+    assert OWLS_SENTENCE in chat.say(OWLS_Q)
+
+
+def test_story_alone_says_where_questions_go_and_how_to_choose(
+    api: FakeBotAPI, provider: Provider, two_stories: Answerer
+) -> None:
+    provider.current = two_stories
+    chat = Chat(api)
+    status = chat.say("/story")
+    assert status.startswith("Your questions are answered from every article I know (2 articles).")
+    assert "/story 2" in status and "/story article-id" in status and "/story all" in status
+    chat.say("/story southern health")
+    status = chat.say("/story")
+    assert status.startswith(f"Your questions are answered from one story only: {TITLE}.")
+    assert "/story all" in status
+
+
+def test_story_with_a_bad_number_or_id_keeps_the_scope(
+    api: FakeBotAPI, provider: Provider, two_stories: Answerer
+) -> None:
+    provider.current = two_stories
+    chat = Chat(api)
+    assert OWLS_TITLE in chat.say("/story 1")
+    for bad in ("/story 3", "/story 0", "/story 99999999999999999999"):
+        assert chat.say(bad).startswith(f"There is no story {bad.split()[1]}: /sources numbers")
+    assert chat.say("/story 3") == (
+        "There is no story 3: /sources numbers the 2 articles from 1 to 2."
+    )
+    assert chat.say("/story <b>unicorns</b>") == (
+        "I don't know a story called “<b>unicorns</b>”. Send /story with its number in "
+        "/sources, or its id."
+    )
+    assert chat.say("/story").startswith(
+        f"Your questions are answered from one story only: {OWLS_TITLE}."
+    )
+    assert CEO_SENTENCE not in chat.say(CEO)
+
+
+def test_changing_the_story_starts_a_fresh_conversation(
+    api: FakeBotAPI, provider: Provider, two_stories: Answerer
+) -> None:
+    provider.current = two_stories
+    chat = Chat(api)
+    assert CEO_SENTENCE in chat.say("Who runs the trust now?")
+    followed = chat.say("When did he start?")
+    assert followed.startswith("(Taking this to be about Nick Broughton, following on from “Who")
+    assert CEO_SENTENCE in chat.say("Who runs the trust now?")
+    chat.say("/story 2")
+    alone = chat.say("When did he start?")
+    assert alone.startswith("(Taking this to be about Nick Broughton.)")
+    # Choosing the story already chosen changes nothing, so the conversation goes on.
+    assert CEO_SENTENCE in chat.say("Who runs the trust now?")
+    chat.say("/story 2")
+    assert chat.say("When did he start?").startswith(
+        "(Taking this to be about Nick Broughton, following on from “Who"
+    )
+
+
+def test_story_is_per_user_in_groups_with_or_without_command_entities(
+    api: FakeBotAPI, provider: Provider, two_stories: Answerer
+) -> None:
+    provider.current = two_stories
+    group = new_group()
+    alice = Chat(api, group, chat_type="supergroup", user_id=91)
+    bob = Chat(api, group, chat_type="supergroup", user_id=92)
+    carol = Chat(api, group, chat_type="group", user_id=93, entities=False)
+    assert OWLS_TITLE in alice.say(f"/story@{BOT_USERNAME} 1")
+    assert OWLS_TITLE in carol.say(f"/story@{BOT_USERNAME} barn-owls")
+    # Another bot's /story is not ours.
+    api.push(text_update(group, "/story@some_other_bot 2", chat_type="supergroup", user_id=92))
+    assert CEO_SENTENCE not in alice.say(f"/ask@{BOT_USERNAME} {CEO}")
+    assert CEO_SENTENCE not in carol.say(f"/ask@{BOT_USERNAME} {CEO}")
+    assert CEO_SENTENCE in bob.say(f"/ask@{BOT_USERNAME} {CEO}")
+    assert len(api.sent(group)) == 5
+
+
+def test_a_story_removed_from_the_index_falls_back_to_every_article(
+    api: FakeBotAPI, provider: Provider, two_stories: Answerer, answerer: Answerer
+) -> None:
+    provider.current = two_stories
+    chat, other = Chat(api), Chat(api)
+    assert OWLS_TITLE in chat.say("/story barn-owls")
+    assert OWLS_TITLE in other.say("/story 1")
+    # The owls leave the index (the live answerer now serves an index of the one article).
+    provider.current = answerer
+    reply = chat.say(CEO)
+    assert reply.startswith(
+        f"{OWLS_TITLE} is no longer among the articles, so your questions go to every "
+        "article now.\n\n"
+    )
+    assert CEO_SENTENCE in reply
+    assert "no longer" not in chat.say(CEO)
+    assert chat.say("/story").startswith(
+        "Your questions are answered from every article I know (1 article)."
+    )
+    # /story alone notices too.
+    status = other.say("/story")
+    assert status.startswith(f"{OWLS_TITLE} is no longer among the articles")
+    assert "every article I know (1 article)" in status
+    assert "no longer" not in other.say(CEO)

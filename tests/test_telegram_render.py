@@ -18,6 +18,11 @@ from trustbot.telegram_render import (
     render_help,
     render_sources,
     render_start,
+    render_story,
+    render_story_all,
+    render_story_chosen,
+    render_story_gone,
+    render_story_unanswered,
     split_html,
     utf16_len,
 )
@@ -119,6 +124,31 @@ def test_start_help_sources_render_valid_html() -> None:
     assert "1. <Title 0> & co · 2017-03-14" in sources and "5. <Title 4> & co" in sources
     assert shown(render_sources([])) == "I have no articles yet."
     assert "no articles" in shown(render_start([], None))
+
+
+def test_story_replies_render_valid_html_with_titles_escaped() -> None:
+    every = shown(render_story(3, None))
+    assert every.startswith("Your questions are answered from every article I know (3 articles).")
+    assert "/story 2" in every and "/story article-id" in every and "/story all" in every
+    assert "(1 article)" in shown(render_story(1, None))
+    one = shown(render_story(3, HOSTILE))
+    assert one.startswith(f"Your questions are answered from one story only: {HOSTILE}.")
+    assert "/story all" in one
+    assert shown(render_story_chosen(HOSTILE)) == (
+        f"From now on I answer your questions from {HOSTILE} only. "
+        "/story all goes back to every article."
+    )
+    assert "(2 articles)" in shown(render_story_all(2))
+    assert shown(render_story_gone(HOSTILE)).startswith(f"{HOSTILE} is no longer among")
+    assert HOSTILE in shown(render_story_unanswered(HOSTILE))
+    for html in (render_story_chosen(HOSTILE), render_story_gone(HOSTILE)):
+        assert "<script>" not in html
+
+
+def test_help_and_start_mention_story() -> None:
+    help_text = shown(render_help("my_bot"))
+    assert "/story 2" in help_text and "/story all" in help_text
+    assert "/story" in shown(render_start([], "my_bot"))
 
 
 def check_parts(html: str, parts: list[str], limit: int) -> None:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import pytest
 from telegram.error import InvalidToken
 
+from trustbot import telegram_bot
 from trustbot.config import BotSettings
-from trustbot.errors import BadInput
+from trustbot.errors import BadInput, UnknownArticle
+from trustbot.followup import Conversation
 from trustbot.telegram_bot import (
+    COMMANDS,
     RateLimiter,
     RedactingFormatter,
+    Story,
+    StoryNumberOutOfRange,
     TokenRedactor,
+    TrustBot,
     check_settings,
     configure_logging,
 )
@@ -138,3 +145,95 @@ def test_rate_limiter_allows_n_per_minute_per_user() -> None:
     now[0] = 60.5
     assert limiter.hit(1) == 0.0
     assert limiter.should_warn(1, 1.0) is True
+
+
+# --- /story: sessions and finding the story -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Art:
+    id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+
+
+class FakeAnswerer:
+    """Two articles; ``within`` refuses one without sentences, as the real one does."""
+
+    articles = (Art("barn-owls", "Barn owls"), Art("empty", "Nothing here"))
+
+    def __init__(self) -> None:
+        self.scopes: list[tuple[str, ...]] = []
+
+    def within(self, articles: Sequence[str]) -> FakeAnswerer:
+        self.scopes.append(tuple(articles))
+        if "empty" in articles:
+            raise BadInput("the chosen articles hold no sentences to search")
+        return self
+
+
+@pytest.fixture
+def bot() -> Iterator[TrustBot]:
+    fake = FakeAnswerer()
+    made = TrustBot(BotSettings(token=TOKEN), lambda: fake)  # type: ignore[arg-type,return-value]
+    yield made
+    made.pool.shutdown()
+
+
+def test_story_is_in_the_menu() -> None:
+    assert "story" in dict(COMMANDS)
+
+
+def test_sessions_keep_the_story_beside_the_conversation_and_are_bounded(
+    bot: TrustBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(telegram_bot, "MAX_CONVERSATIONS", 3)
+    owls = Story("barn-owls", "Barn owls")
+    first = bot.conversation(1, 10)
+    assert bot.session(1, 10).story is None
+    bot.choose_story(1, 10, owls)
+    chosen = bot.session(1, 10)
+    assert chosen.story == owls and chosen.conversation is not first  # a fresh conversation
+    bot.choose_story(1, 10, Story("barn-owls", "Barn owls"))  # the same story: no change
+    assert bot.session(1, 10).conversation is chosen.conversation
+    assert bot.session(1, 11).story is None and bot.session(2, 10).story is None  # per user, chat
+    bot.session(1, 10)  # used again: now the most recent
+    bot.session(3, 10)
+    assert len(bot._sessions) == 3
+    assert (1, 11) not in bot._sessions  # the least recently used is forgotten
+    assert bot.session(1, 10).story == owls
+    bot.choose_story(1, 10, None)
+    assert bot.session(1, 10).story is None
+    assert isinstance(bot.session(1, 10).conversation, Conversation)
+
+
+def test_find_story_by_number_id_or_file_name(bot: TrustBot) -> None:
+    owls = Story("barn-owls", "Barn owls")
+    assert bot._find_story("1") == owls
+    assert bot._find_story("#1") == owls
+    assert bot._find_story("barn-owls") == owls
+    assert bot._find_story("Barn Owls") == owls
+    assert bot._find_story("barn-owls.txt") == owls
+    for bad in ("0", "3", "12345678901234567890"):
+        with pytest.raises(StoryNumberOutOfRange) as out:
+            bot._find_story(bad)
+        assert out.value.count == 2
+    with pytest.raises(UnknownArticle):
+        bot._find_story("unicorns")
+    with pytest.raises(BadInput, match="no sentences"):
+        bot._find_story("2")
+
+
+def test_story_refusals_are_one_friendly_line() -> None:
+    refusal = telegram_bot._story_refusal
+    assert refusal(StoryNumberOutOfRange(7, 2)) == (
+        "There is no story 7: /sources numbers the 2 articles from 1 to 2."
+    )
+    assert refusal(StoryNumberOutOfRange(2, 1)).endswith("the 1 article from 1 to 1.")
+    assert refusal(StoryNumberOutOfRange(1, 0)) == "I have no articles yet."
+    unknown = refusal(UnknownArticle("x" * 100))
+    assert unknown.startswith("I don't know a story called “xxx") and "…”" in unknown
+    assert "trustbot index" not in unknown  # no operator's hint for a chat user
+    assert "no sentences" in refusal(BadInput("the chosen articles hold no sentences to search"))
+    assert all("\n" not in r for r in (unknown, refusal(StoryNumberOutOfRange(7, 2))))

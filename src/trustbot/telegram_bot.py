@@ -17,6 +17,7 @@ import urllib.parse
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram import (
@@ -50,7 +51,7 @@ from telegram.ext import (
 
 from trustbot import telegram_render as render
 from trustbot.config import BotSettings
-from trustbot.errors import BadInput, TrustbotError
+from trustbot.errors import BadInput, TrustbotError, UnknownArticle
 from trustbot.followup import Conversation
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 COMMANDS = (
     ("ask", "Ask a question about the articles"),
     ("sources", "List the articles I know"),
+    ("story", "Ask about one article only (/story all: every article)"),
     ("help", "How to ask"),
     ("start", "What I know and how to ask"),
 )
@@ -86,9 +88,27 @@ HINT_UNKNOWN_COMMAND = "I don't know that command. Try /ask, /sources or /help."
 HINT_EMPTY_ASK = "Ask me something after the command, like: /ask Who is the chief executive?"
 SORRY = "Sorry, something went wrong while answering. Please try again in a moment."
 NOT_ALLOWED = "Sorry, this bot is private."
-# Conversations remembered (one per user per chat: the previous question and a person's name);
-# the least recently used go first.
+# Sessions remembered (one per user per chat: the conversation, for follow-ups, and the story
+# chosen with /story); the least recently used go first.
 MAX_CONVERSATIONS = 10_000
+# What "/story all" may be spelt as.
+STORY_ALL = frozenset({"all", "every", "everything", "*"})
+
+
+@dataclass(frozen=True)
+class Story:
+    """The article a user chose with /story (its title kept to name it once it is gone)."""
+
+    id: str
+    title: str
+
+
+@dataclass
+class Session:
+    """One user's state in one chat: the conversation and the chosen story (None: every one)."""
+
+    conversation: Conversation = field(default_factory=Conversation)
+    story: Story | None = None
 
 
 # --- settings checks (before anything starts) ---------------------------------------------------
@@ -278,8 +298,9 @@ class TrustBot:
             max_workers=settings.workers, thread_name_prefix="trustbot-answer"
         )
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
-        # Each user's conversation in each chat, so a follow-up is read with what came before.
-        self._conversations: OrderedDict[tuple[int, int], Conversation] = OrderedDict()
+        # Each user's session in each chat, so a follow-up is read with what came before and
+        # questions go to the story the user chose.
+        self._sessions: OrderedDict[tuple[int, int], Session] = OrderedDict()
         self._refused: set[int] = set()
 
     # - plumbing -
@@ -297,14 +318,26 @@ class TrustBot:
             return True
         return chat is not None and chat.id in s.allowed_chats
 
-    def conversation(self, chat_id: int, user_id: int) -> Conversation:
-        """The user's conversation in this chat; the least recently used are forgotten first."""
+    def session(self, chat_id: int, user_id: int) -> Session:
+        """The user's session in this chat; the least recently used are forgotten first."""
         key = (chat_id, user_id)
-        found = self._conversations.pop(key, None) or Conversation()
-        self._conversations[key] = found
-        if len(self._conversations) > MAX_CONVERSATIONS:
-            self._conversations.popitem(last=False)
+        found = self._sessions.pop(key, None) or Session()
+        self._sessions[key] = found
+        if len(self._sessions) > MAX_CONVERSATIONS:
+            self._sessions.popitem(last=False)
         return found
+
+    def conversation(self, chat_id: int, user_id: int) -> Conversation:
+        """The user's conversation in this chat."""
+        return self.session(chat_id, user_id).conversation
+
+    def choose_story(self, chat_id: int, user_id: int, story: Story | None) -> None:
+        """Send the user's questions in this chat to ``story`` (None: every article); a change
+        starts a fresh conversation, so that follow-ups do not cross stories."""
+        session = self.session(chat_id, user_id)
+        if session.story != story:
+            session.story = story
+            session.conversation = Conversation()
 
     async def send(self, message: Message, html: str, *, quote: bool | None = None) -> None:
         """Send ``html`` as one or more messages; the first replies to ``message`` in groups."""
@@ -387,17 +420,27 @@ class TrustBot:
             await self.send(message, render.render_notice(f"Sorry, {err}."))
             return
         await self.typing(message)
-        conversation = self.conversation(message.chat_id, user_id)
-        task = asyncio.ensure_future(
-            self.in_pool(lambda: self.get_answerer().ask(q, conversation=conversation))
-        )
+        session = self.session(message.chat_id, user_id)
+        story, conversation = session.story, session.conversation
+
+        def ask() -> tuple[Answer, bool]:
+            answerer = self.get_answerer()
+            if story is None:
+                return answerer.ask(q, conversation=conversation), False
+            try:
+                answerer = answerer.within((story.id,))
+            except BadInput:  # UnknownArticle: the story left the index (or lost its text)
+                return answerer.ask(q, conversation=Conversation()), True
+            return answerer.ask(q, conversation=conversation), False
+
+        task = asyncio.ensure_future(self.in_pool(ask))
         while True:
             done, _ = await asyncio.wait({task}, timeout=TYPING_EVERY)
             if done:
                 break
             await self.typing(message)
         try:
-            result: Answer = task.result()
+            result, gone = task.result()
         except BadInput as err:
             await self.send(message, render.render_notice(f"Sorry, {err}."))
             return
@@ -407,12 +450,20 @@ class TrustBot:
             await self.send(message, render.render_notice(SORRY))
             return
         log.info(
-            "chat %s: answered=%s citations=%d",
+            "chat %s: answered=%s citations=%d%s",
             message.chat_id,
             result.answered,
             len(result.citations),
+            f" story={story.id}" if story else "",
         )
-        await self.send(message, render.render_answer(result))
+        html = render.render_answer(result)
+        if story is not None and gone:
+            if session.story == story:  # unless /story changed it while we were answering
+                self.choose_story(message.chat_id, user_id, None)
+            html = render.render_story_gone(story.title) + "\n\n" + html
+        elif story is not None and not result.answered:
+            html += "\n" + render.render_story_unanswered(story.title)
+        await self.send(message, html)
 
     # - handlers -
     async def gate(self, update: Update, context: Context) -> None:
@@ -444,6 +495,59 @@ class TrustBot:
         """/sources: the articles in the index with titles and dates."""
         articles = await self.in_pool(lambda: list(self.get_answerer().articles))
         await self.send(_msg(update), render.render_sources(articles))
+
+    async def story(self, update: Update, context: Context) -> None:
+        """/story [N | article id | all]: which articles this user's questions are answered from."""
+        message = _msg(update)
+        user_id = message.from_user.id if message.from_user else message.chat_id
+        session = self.session(message.chat_id, user_id)
+        arg = " ".join(_after_command(message).split())
+        if arg.lower() in STORY_ALL:
+            count = await self.in_pool(lambda: len(self.get_answerer().articles))
+            self.choose_story(message.chat_id, user_id, None)
+            await self.send(message, render.render_story_all(count))
+            return
+        if not arg:
+            # Whether the chosen story is still there, and how many articles there are.
+            ids = await self.in_pool(lambda: [a.id for a in self.get_answerer().articles])
+            story = session.story
+            if story is not None and story.id not in ids:
+                self.choose_story(message.chat_id, user_id, None)
+                gone = render.render_story_gone(story.title) + "\n\n"
+                await self.send(message, gone + render.render_story(len(ids), None))
+                return
+            await self.send(message, render.render_story(len(ids), story.title if story else None))
+            return
+        try:
+            chosen = await self.in_pool(lambda: self._find_story(arg))
+        except BadInput as err:
+            await self.send(message, render.render_notice(_story_refusal(err)))
+            return
+        self.choose_story(message.chat_id, user_id, chosen)
+        log.info("chat %s: a user chose the story %s", message.chat_id, chosen.id)
+        await self.send(message, render.render_story_chosen(chosen.title))
+
+    def _find_story(self, arg: str) -> Story:
+        """The article ``arg`` names: its number in /sources, its id or its file name (blocking:
+        the scope is built here, so the first question in it does not wait for that)."""
+        from trustbot.corpus import normalise_id
+
+        answerer = self.get_answerer()
+        articles = answerer.articles
+        number = arg.removeprefix("#")
+        if number.isdigit():
+            n = int(number)
+            if not 1 <= n <= len(articles):
+                raise StoryNumberOutOfRange(n, len(articles))
+            article = articles[n - 1]
+        else:
+            wanted = normalise_id(arg)
+            found = [a for a in articles if a.id == wanted]
+            if not found:
+                raise UnknownArticle(arg)
+            article = found[0]
+        answerer.within((article.id,))
+        return Story(article.id, article.title)
 
     async def ask(self, update: Update, context: Context) -> None:
         """/ask <question>."""
@@ -486,6 +590,7 @@ class TrustBot:
             "start": self.start,
             "help": self.help,
             "sources": self.sources,
+            "story": self.story,
             "ask": self.ask,
         }
         handler = handlers.get(parsed)
@@ -576,6 +681,7 @@ class TrustBot:
             ("start", self.start),
             ("help", self.help),
             ("sources", self.sources),
+            ("story", self.story),
             ("ask", self.ask),
             ("reindex", self.reindex),  # admins only, so not in the public COMMANDS menu
         ):
@@ -589,6 +695,33 @@ class TrustBot:
         )
         app.add_handler(MessageHandler(NEW_MESSAGE & private & ~filters.TEXT, self.not_text))
         app.add_error_handler(self.on_error)
+
+
+class StoryNumberOutOfRange(BadInput):
+    """/story N with no article N in /sources."""
+
+    def __init__(self, n: int, count: int) -> None:
+        super().__init__(f"no story {n}")
+        self.n = n
+        self.count = count
+
+
+def _story_refusal(err: BadInput) -> str:
+    """One friendly line for a /story argument that names no article."""
+    if isinstance(err, StoryNumberOutOfRange):
+        if not err.count:
+            return "I have no articles yet."
+        return (
+            f"There is no story {err.n}: /sources numbers the {err.count} "
+            f"article{'s' if err.count != 1 else ''} from 1 to {err.count}."
+        )
+    if isinstance(err, UnknownArticle):
+        name = err.name if len(err.name) <= 60 else err.name[:59] + "…"
+        return (
+            f"I don't know a story called “{name}”. Send /story with its number in /sources, "
+            "or its id."
+        )
+    return f"Sorry, I can't answer from that story: {err}."
 
 
 def _msg(update: Update) -> Message:

@@ -106,7 +106,7 @@ def _how_to_ask(bot_username: str | None) -> str:
     return (
         "Just send me a question here, or use <code>/ask your question</code>. "
         f"In a group, use /ask, mention {mention}, or reply to one of my messages.\n"
-        "/sources lists the articles; /help shows this again."
+        "/sources lists the articles; /story picks one to ask about; /help shows this again."
     )
 
 
@@ -118,9 +118,55 @@ def render_help(bot_username: str | None = None) -> str:
         + _how_to_ask(bot_username)
         + '\n\nYou can follow up ("When did he start?", "When was that?"): I read it with your '
         "last question and say how I read it."
+        "\n\n<code>/story 2</code> (its number in /sources) or <code>/story article-id</code> "
+        "answers your questions from that article only; <code>/story all</code> goes back to "
+        "every article."
         "\n\nEvery answer quotes the articles word for word; [n] points to the source. "
         "If the articles don't say, I tell you so rather than guess."
     )
+
+
+def _articles(n: int) -> str:
+    return f"{n} article{'s' if n != 1 else ''}"
+
+
+def render_story(count: int, title: str | None) -> str:
+    """/story alone: what the user's questions are answered from, and how to choose."""
+    if title is None:
+        now = f"Your questions are answered from every article I know ({_articles(count)})."
+    else:
+        now = f"Your questions are answered from one story only: <i>{_e(title)}</i>."
+    return (
+        f"{now}\n\n"
+        "To ask about one story, send <code>/story 2</code> (its number in /sources) or "
+        "<code>/story article-id</code>; <code>/story all</code> goes back to every article."
+    )
+
+
+def render_story_chosen(title: str) -> str:
+    """The reply to /story N: the article the user's questions now go to."""
+    return (
+        f"From now on I answer your questions from <i>{_e(title)}</i> only. "
+        "/story all goes back to every article."
+    )
+
+
+def render_story_all(count: int) -> str:
+    """The reply to /story all."""
+    return f"From now on I answer your questions from every article I know ({_articles(count)})."
+
+
+def render_story_gone(title: str) -> str:
+    """The story the user chose has left the index; their questions go to every article now."""
+    return (
+        f"<i>{_e(title)}</i> is no longer among the articles, so your questions go to every "
+        "article now."
+    )
+
+
+def render_story_unanswered(title: str) -> str:
+    """Under a refusal while a story is chosen: only that story was read."""
+    return f"(I read only <i>{_e(title)}</i>; /story all asks every article.)"
 
 
 def render_notice(text: str) -> str:
