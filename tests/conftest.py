@@ -67,6 +67,16 @@ def trustbot(
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
+@dataclass(frozen=True)
+class Art:
+    """An article as the Telegram renderers see it (``telegram_render.ArticleInfo``)."""
+
+    id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+
+
 @dataclass
 class Workspace:
     corpus: Path

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +26,7 @@ from trustbot.telegram_render import (
     utf16_len,
 )
 
+from .conftest import Art
 from .fake_bot_api import HTMLRejected, parse_telegram_html
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b> <a href="javascript:x">y</a> &amp; </i>'
@@ -45,14 +45,6 @@ def cite(n: int, text: str, **kw: object) -> Citation:
     }
     values.update(kw)
     return Citation(**values)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Art:
-    id: str
-    title: str
-    url: str | None = None
-    published: str | None = None
 
 
 def shown(html: str) -> str:

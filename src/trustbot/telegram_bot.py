@@ -429,7 +429,7 @@ class TrustBot:
                 return answerer.ask(q, conversation=conversation), False
             try:
                 answerer = answerer.within((story.id,))
-            except BadInput:  # UnknownArticle: the story left the index (or lost its text)
+            except UnknownArticle:  # the story left the index
                 return answerer.ask(q, conversation=Conversation()), True
             return answerer.ask(q, conversation=conversation), False
 
@@ -520,7 +520,7 @@ class TrustBot:
             return
         try:
             chosen = await self.in_pool(lambda: self._find_story(arg))
-        except BadInput as err:
+        except (StoryNumberOutOfRange, UnknownArticle) as err:
             await self.send(message, render.render_notice(_story_refusal(err)))
             return
         self.choose_story(message.chat_id, user_id, chosen)
@@ -706,7 +706,7 @@ class StoryNumberOutOfRange(BadInput):
         self.count = count
 
 
-def _story_refusal(err: BadInput) -> str:
+def _story_refusal(err: StoryNumberOutOfRange | UnknownArticle) -> str:
     """One friendly line for a /story argument that names no article."""
     if isinstance(err, StoryNumberOutOfRange):
         if not err.count:
@@ -715,13 +715,10 @@ def _story_refusal(err: BadInput) -> str:
             f"There is no story {err.n}: /sources numbers the {err.count} "
             f"article{'s' if err.count != 1 else ''} from 1 to {err.count}."
         )
-    if isinstance(err, UnknownArticle):
-        name = err.name if len(err.name) <= 60 else err.name[:59] + "…"
-        return (
-            f"I don't know a story called “{name}”. Send /story with its number in /sources, "
-            "or its id."
-        )
-    return f"Sorry, I can't answer from that story: {err}."
+    name = err.name if len(err.name) <= 60 else err.name[:59] + "…"
+    return (
+        f"I don't know a story called “{name}”. Send /story with its number in /sources, or its id."
+    )
 
 
 def _msg(update: Update) -> Message:
