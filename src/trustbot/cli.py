@@ -212,7 +212,8 @@ def chat(top_k: int, articles: tuple[str, ...]) -> None:
         titles = ", ".join(a.title for a in answerer.articles[:3])
         more = len(answerer.articles) - 3
         click.echo(
-            f"trustbot knows {len(answerer.articles)} article(s): {titles}"
+            f"trustbot {'asks of' if answerer.scope else 'knows'} "
+            f"{len(answerer.articles)} article(s): {titles}"
             + (f" and {more} more" if more > 0 else "")
             + ".\nAsk a question; `quit` or Ctrl-D ends."
         )
