@@ -12,6 +12,7 @@ from trustbot import segments
 from trustbot.answer import Answerer
 from trustbot.corpus import Article, content_hash
 from trustbot.embed import HashEmbedder
+from trustbot.retrieve import _terms
 from trustbot.store import LoadedIndex, load_index, read_manifest, write_index
 
 ANIMALS = ["owls", "bats", "foxes", "moles", "hares", "crows", "voles", "newts", "stoats", "wrens"]
@@ -135,3 +136,28 @@ def test_answers_cite_an_article_in_a_segment(tmp_path: Path) -> None:
     answer = Answerer(load_index(tmp_path), HashEmbedder()).ask("Where did the kestrels return to?")
     assert answer.answered and answer.citations[0].article_id == "kestrels"
     assert answer.citations[0].text == new.body
+
+
+def test_a_story_scope_over_segments_and_tombstones(tmp_path: Path) -> None:
+    # a000 is deleted from the base (a tombstone), a030 lives in a segment: a scope of a030 and
+    # a010 searches only their rows, and weighs words as an index of those two alone would.
+    write_index(tmp_path, BASE, HashEmbedder())
+    write_index(tmp_path, [*BASE[1:], article(30)], HashEmbedder())
+    manifest = read_manifest(tmp_path)
+    assert manifest["segments"] and manifest["base_deleted"]
+    answerer = Answerer(load_index(tmp_path), HashEmbedder())
+    scoped = answerer.within(["a030", "a010"])
+    question = "How many owls did volunteers find near the river?"
+    rows = scoped.index.faiss_index.search(HashEmbedder().encode([question]), 20)[1][0]
+    assert {scoped.index.sentence(int(r))[0].id for r in rows if r >= 0} == {"a030", "a010"}
+    assert (rows[6:] == -1).all()
+    write_index(tmp_path / "alone", [article(10), article(30)], HashEmbedder())
+    alone = load_index(tmp_path / "alone")
+    got = {t.token: (t.weight, t.rows.size) for t in _terms(scoped.index, question, [])[0]}
+    want = {t.token: (t.weight, t.rows.size) for t in _terms(alone, question, [])[0]}
+    assert got.keys() == want.keys()
+    for token, (weight, size) in want.items():
+        assert got[token][1] == size and got[token][0] == pytest.approx(weight), token
+    answer = scoped.ask("How many owls were found near the river 30?")
+    assert answer.answered and {c.article_id for c in answer.citations} <= {"a030", "a010"}
+    assert answer.citations[0].article_id == "a030"
