@@ -201,8 +201,10 @@ def _new_names(sentence: str, question: str) -> list[re.Match[str]]:
     return [m for m in _matches(_NAME, sentence) if m.group(0).casefold() not in q]
 
 
+# The currency signs a sum of money starts with.
+_CURRENCY = "[$£€¥]"
 # A sum of money, a year or a percentage: numbers that do not count things.
-_NOT_A_COUNT = re.compile(r"[$£€¥].*|.*%|1[0-9]{3}s?|20[0-9]{2}s?|half")
+_NOT_A_COUNT = re.compile(_CURRENCY + r".*|.*%|1[0-9]{3}s?|20[0-9]{2}s?|half")
 # "one of England's largest trusts" picks one out of many; it counts nothing.
 _OF = re.compile(r"\s+of\b", re.I)
 # What a how-many question counts: the two words after it ("how many of the undertakings").
@@ -243,7 +245,7 @@ _ASKS_MONEY = re.compile(
     re.I,
 )
 _MONEY = re.compile(
-    r"[$£€¥]\s?\d|\d(?:[\d,.]*\d)?\s*(?:m|bn|k|million|billion|thousand)?\s*"
+    _CURRENCY + r"\s?\d|\d(?:[\d,.]*\d)?\s*(?:m|bn|k|million|billion|thousand)?\s*"
     r"(?:pounds|dollars|euros|francs|marks|yen|rupees|guilders|lire|pence|cents)\b",
     re.I,
 )
