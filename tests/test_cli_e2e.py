@@ -182,6 +182,33 @@ def test_ask_article_answers_from_that_article_only(two_stories: Workspace) -> N
     assert "Nick Broughton" in cited[0]["text"]
 
 
+def test_a_question_not_answered_names_the_stories_that_come_closest(
+    two_stories: Workspace, seed_index: Workspace
+) -> None:
+    title = (
+        'NHS Improvement lifts undertakings at Southern Health as trust makes "encouraging '
+        'progress"'
+    )
+    run = trustbot(*two_stories.args(), "ask", "Who wrote the report?")
+    assert run.code == 0, run.err
+    assert run.out == (
+        "The articles don't say.\n"
+        "The stories that come closest (ask of one with --article ID):\n"
+        "  martin-luther: Martin Luther\n"
+        f"  southern-health: {title}\n"
+    )
+    run = trustbot(*two_stories.args(), "ask", "--json", "Who wrote the report?")
+    assert json.loads(run.out)["stories"] == [
+        {"article_id": "martin-luther", "title": "Martin Luther"},
+        {"article_id": "southern-health", "title": title},
+    ]
+    # Asked of one article, or of an index of one, there is no other story to point to.
+    for ws, args in ((two_stories, ["-a", "southern-health"]), (seed_index, [])):
+        run = trustbot(*ws.args(), "ask", "--json", *args, "What is the capital of Peru?")
+        assert json.loads(run.out)["answered"] is False
+        assert "stories" not in json.loads(run.out)
+
+
 def test_chat_article_keeps_to_that_article(two_stories: Workspace) -> None:
     run = trustbot(
         *two_stories.args(),

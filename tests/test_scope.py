@@ -1,4 +1,5 @@
-"""A story scope: questions asked of chosen articles only (scope.py, Answerer.within)."""
+"""A story scope: questions asked of chosen articles only (scope.py, Answerer.within), and the
+stories a question not answered comes closest to (Answer.stories)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trustbot.answer import Answerer
+from trustbot.answer import STORY_FLOOR, Answerer, Decision, Story
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
 from trustbot.errors import BadInput, UnknownArticle
-from trustbot.retrieve import _terms, candidates
+from trustbot.retrieve import Hit, Retrieval, _terms, candidates
 from trustbot.scope import resolve, scoped
 from trustbot.store import load_index, write_index
 
@@ -157,3 +158,32 @@ def test_a_scope_shares_its_index_prefix_table(answerer: Answerer) -> None:
 
     view = scoped(answerer.index, ["news"])
     assert _prefixes(view) is _prefixes(answerer.index)
+
+
+def refused(answerer: Answerer, shares: dict[str, float], confidence: float) -> Decision:
+    """A refusal whose hits share the ranker's probability among articles as ``shares`` says."""
+    hits = []
+    for aid, p in shares.items():
+        row = answerer.index.row_of(aid, 0)
+        assert row is not None
+        hits.append(Hit(row, 1.0, p, 0.3, 0.3, 0.3))
+    return Decision(Retrieval("?", "other", tuple(hits)), confidence, False)
+
+
+def test_the_closest_stories_hold_a_tenth_of_the_probability_at_most_three(
+    answerer: Answerer, tmp_path: Path
+) -> None:
+    closest = answerer._closest
+    decision = refused(answerer, {"sport": 0.3, "news": 0.6, "farm": 0.1}, STORY_FLOOR)
+    assert closest(decision) == (
+        Story("news", "Trust lifts rules"),
+        Story("sport", "Sport"),
+        Story("farm", "Farm"),
+    )
+    assert closest(refused(answerer, {"news": 0.92, "farm": 0.08}, 0.2)) == (
+        Story("news", "Trust lifts rules"),
+    )
+    assert closest(refused(answerer, {"news": 0.5, "farm": 0.5}, STORY_FLOOR - 0.01)) == ()
+    # Asked of one article there is no other story to point to.
+    one = answerer.within(["news"])
+    assert one._closest(refused(one, {"news": 1.0}, 0.2)) == ()

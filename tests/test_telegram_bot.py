@@ -546,6 +546,24 @@ def test_story_n_answers_from_that_article_only(
     assert OWLS_SENTENCE in chat.say(OWLS_Q)
 
 
+def test_a_refusal_names_the_stories_that_come_closest_and_story_picks_one(
+    api: FakeBotAPI, provider: Provider, two_stories: Answerer
+) -> None:
+    provider.current = two_stories
+    chat = Chat(api)
+    refused = chat.say("How many were counted?")
+    assert refused.startswith("🤷 The articles don't say.")
+    assert refused.endswith(
+        "These stories come closest; to ask about one of them only:\n"
+        f"• {OWLS_TITLE}: /story barn-owls\n"
+        f"• {TITLE}: /story southern-health"
+    )
+    assert OWLS_TITLE in chat.say("/story barn-owls")
+    # Asked of one story, there is no other story to point to.
+    scoped = chat.say("How many were counted?")
+    assert "come closest" not in scoped
+
+
 def test_story_alone_says_where_questions_go_and_how_to_choose(
     api: FakeBotAPI, provider: Provider, two_stories: Answerer
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trustbot.answer import Answer, Citation
+from trustbot.answer import Answer, Citation, Story
 from trustbot.telegram_render import (
     MAX_MESSAGE,
     render_answer,
@@ -95,6 +95,17 @@ def test_unanswered_is_short_friendly_and_escapes_the_question() -> None:
     assert HOSTILE in text
     assert "/sources" in text
     assert "[1]" not in text
+
+
+def test_unanswered_names_the_stories_that_come_closest_escaped() -> None:
+    stories = (Story("southern-health", "Trust <b>lifts</b> rules"), Story("lee-206", HOSTILE))
+    text = shown(render_answer(Answer("Who wrote the report?", False, stories=stories)))
+    assert text.endswith(
+        "These stories come closest; to ask about one of them only:\n"
+        "• Trust <b>lifts</b> rules: /story southern-health\n"
+        f"• {HOSTILE}: /story lee-206"
+    )
+    assert "Try other words" not in text
 
 
 def test_a_follow_up_says_how_it_was_read_escaped() -> None:

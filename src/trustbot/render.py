@@ -11,7 +11,8 @@ from trustbot.answer import Answer
 
 def answer_dict(answer: Answer) -> dict[str, Any]:
     """The CONTRACT.md JSON object for one answer, with ``note`` (an extra field) when the
-    question was not searched as asked ("(Taking this to be about Nick Broughton.)")."""
+    question was not searched as asked ("(Taking this to be about Nick Broughton.)"), and
+    ``stories`` (another) when it was not answered but came close in some articles."""
     out = {
         "question": answer.question,
         "answered": answer.answered,
@@ -20,6 +21,8 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
     }
     if answer.note:
         out["note"] = answer.note
+    if answer.stories:
+        out["stories"] = [asdict(s) for s in answer.stories]
     return out
 
 
@@ -36,7 +39,11 @@ def to_text(answer: Answer, *, color: bool = False) -> str:
 
     lines = [style(answer.note, "2")] if answer.note else []
     if not answer.answered:
-        return "\n".join([*lines, style(answer.text, "33")])
+        lines.append(style(answer.text, "33"))
+        if answer.stories:
+            lines.append("The stories that come closest (ask of one with --article ID):")
+            lines += [f"  {s.article_id}: {s.title}" for s in answer.stories]
+        return "\n".join(lines)
     for c in answer.citations:
         lines.append(f"{c.text} {style(f'[{c.n}]', '36')}")
     lines += ["", style("Sources:", "1")]

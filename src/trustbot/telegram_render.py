@@ -57,9 +57,14 @@ def render_answer(answer: Answer) -> str:
     note = f"<i>{_e(answer.note)}</i>\n" if answer.note else ""
     if not answer.answered:
         q = answer.question if len(answer.question) <= 200 else answer.question[:199] + "…"
-        return (
-            f"{note}🤷 {_e(answer.text)} Nothing in them answers “{_e(q)}”.\n\n"
-            "Try other words, or see /sources for what I know about."
+        head = f"{note}🤷 {_e(answer.text)} Nothing in them answers “{_e(q)}”.\n\n"
+        if not answer.stories:
+            return head + "Try other words, or see /sources for what I know about."
+        closest = [
+            f"• {_e(s.title)}: <code>/story {_e(s.article_id)}</code>" for s in answer.stories
+        ]
+        return head + "\n".join(
+            ["These stories come closest; to ask about one of them only:", *closest]
         )
     body = " ".join(f"{_e(c.text)} <b>[{c.n}]</b>" for c in answer.citations)
     lines = [note + body, "", "<b>Sources</b>"]
