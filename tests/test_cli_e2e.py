@@ -223,6 +223,23 @@ def test_chat_article_keeps_to_that_article(two_stories: Workspace) -> None:
     assert "Nick Broughton" in second and "martin-luther" not in second
 
 
+def test_story_in_a_chat_changes_the_articles_asked_of(two_stories: Workspace) -> None:
+    luther = "Who went to Wittenberg to hear Luther speak?"
+    lines = ["/story", "/story southern-health", luther, "/story nosuch", luther, "/story ALL"]
+    run = trustbot(*two_stories.args(), "chat", input="\n".join([*lines, luther, ""]))
+    assert run.code == 0
+    assert run.err == (
+        "trustbot: error: no article 'nosuch' in the index; "
+        "`trustbot index status` lists the articles\n"
+    )
+    replies = run.out.rstrip("\n").split("\n\n")
+    assert replies[0].startswith("Asking of every article (2): Martin Luther (martin-luther), ")
+    assert replies[1].startswith("Asking only of NHS Improvement lifts undertakings")
+    assert replies[2] == replies[3] == "The articles don't say."  # a bad /story changes nothing
+    assert replies[4].startswith("Asking of every article (2)")
+    assert replies[5].startswith("Students thronged to Wittenberg")
+
+
 @pytest.mark.parametrize(
     ("command", "stdin"),
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -124,13 +125,13 @@ def _questions(lines: Iterable[str]) -> Iterator[str]:
             yield line.rstrip("\r\n")
 
 
-def _emit(answer: Answer, as_json: bool) -> None:
+def _emit(answer: Answer, as_json: bool, pick: str = "--article ID") -> None:
     from trustbot.render import to_json, to_text
 
     if as_json:
         click.echo(to_json(answer))
     else:
-        click.echo(to_text(answer, color=_color()))
+        click.echo(to_text(answer, color=_color(), pick=pick))
 
 
 @cli.command()
@@ -199,7 +200,9 @@ def _read_interactive() -> Iterator[str]:
 def chat(top_k: int, articles: tuple[str, ...]) -> None:
     """Ask questions one after another; `quit` or Ctrl-D ends the session.
 
-    A new index (from `trustbot ingest` in another terminal, say) is picked up without a restart.
+    `/story ID...` asks of those articles only from then on, `/story all` of every article, and
+    `/story` alone says which. A new index (from `trustbot ingest` in another terminal, say) is
+    picked up without a restart.
     """
     from trustbot.followup import Conversation
     from trustbot.live import LiveAnswerer
@@ -207,15 +210,12 @@ def chat(top_k: int, articles: tuple[str, ...]) -> None:
     live = LiveAnswerer.open(settings())
     conversation = Conversation()
     answerer = live.current.within(articles)
+    scope = answerer.scope or ()
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if interactive:
-        titles = ", ".join(a.title for a in answerer.articles[:3])
-        more = len(answerer.articles) - 3
         click.echo(
-            f"trustbot {'asks of' if answerer.scope else 'knows'} "
-            f"{len(answerer.articles)} article(s): {titles}"
-            + (f" and {more} more" if more > 0 else "")
-            + ".\nAsk a question; `quit` or Ctrl-D ends."
+            _asking_of(answerer) + "\nAsk a question; `/story ID` asks of one article, `quit` or "
+            "Ctrl-D ends."
         )
     lines = _read_interactive() if interactive else (line.rstrip("\r\n") for line in sys.stdin)
     for line in lines:
@@ -224,14 +224,37 @@ def chat(top_k: int, articles: tuple[str, ...]) -> None:
         if not line.strip():
             continue
         try:
-            answerer = live().within(articles)
+            story = _STORY.fullmatch(line.strip())
+            if story:
+                named = story.group(1).split()
+                every = [n.lower() for n in named] == ["all"]
+                answerer = live().within(() if every else named or scope)
+                if (answerer.scope or ()) != scope:  # follow-ups do not cross stories
+                    scope, conversation = answerer.scope or (), Conversation()
+                click.echo(_asking_of(answerer) + "\n")
+                continue
+            answerer = live().within(scope)
             answer = answerer.ask(line, top_k=top_k, conversation=conversation)
         except BadInput as err:
             _fail(str(err))
             continue
-        _emit(answer, as_json=False)
+        _emit(answer, as_json=False, pick="/story ID")
         click.echo()
         sys.stdout.flush()
+
+
+# `/story`, `/story ID...`, `/story all` in a chat.
+_STORY = re.compile(r"/story\b(.*)", re.IGNORECASE)
+
+
+def _asking_of(answerer: Answerer) -> str:
+    """Which articles a chat asks of, in a line (the first three named)."""
+    shown = ", ".join(f"{a.title} ({a.id})" for a in answerer.articles[:3])
+    more = len(answerer.articles) - 3
+    shown += f" and {more} more" if more > 0 else ""
+    if answerer.scope:
+        return f"Asking only of {shown}."
+    return f"Asking of every article ({len(answerer.articles)}): {shown}."
 
 
 @cli.group()

@@ -31,8 +31,9 @@ def to_json(answer: Answer) -> str:
     return json.dumps(answer_dict(answer), ensure_ascii=False)
 
 
-def to_text(answer: Answer, *, color: bool = False) -> str:
-    """The answer with [n] markers, then the numbered quoted sources."""
+def to_text(answer: Answer, *, color: bool = False, pick: str = "--article ID") -> str:
+    """The answer with [n] markers, then the numbered quoted sources; a refusal names the
+    stories that come closest and ``pick``, how to ask of one of them."""
 
     def style(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
@@ -41,7 +42,7 @@ def to_text(answer: Answer, *, color: bool = False) -> str:
     if not answer.answered:
         lines.append(style(answer.text, "33"))
         if answer.stories:
-            lines.append("The stories that come closest (ask of one with --article ID):")
+            lines.append(f"The stories that come closest (ask of one with {pick}):")
             lines += [f"  {s.article_id}: {s.title}" for s in answer.stories]
         return "\n".join(lines)
     for c in answer.citations:
