@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from telegram.error import InvalidToken
 
 from trustbot import telegram_bot
+from trustbot.answer import Answerer
 from trustbot.config import BotSettings
+from trustbot.corpus import parse_article
+from trustbot.embed import HashEmbedder
 from trustbot.errors import BadInput, UnknownArticle
 from trustbot.followup import Conversation
+from trustbot.store import load_index, write_index
 from trustbot.telegram_bot import (
     COMMANDS,
     RateLimiter,
@@ -24,8 +29,6 @@ from trustbot.telegram_bot import (
     check_settings,
     configure_logging,
 )
-
-from .conftest import Art
 
 TOKEN = "123456789:AAHsecretSECRETsecret-_0123456789abc"
 
@@ -151,19 +154,15 @@ def test_rate_limiter_allows_n_per_minute_per_user() -> None:
 # --- /story: sessions and finding the story -----------------------------------------------------
 
 
-class FakeAnswerer:
-    """Two articles; any scope is itself."""
-
-    articles = (Art("barn-owls", "Barn owls"), Art("empty", "Nothing here"))
-
-    def within(self, articles: Sequence[str]) -> FakeAnswerer:
-        return self
-
-
 @pytest.fixture
-def bot() -> Iterator[TrustBot]:
-    fake = FakeAnswerer()
-    made = TrustBot(BotSettings(token=TOKEN), lambda: fake)  # type: ignore[arg-type,return-value]
+def bot(tmp_path: Path) -> Iterator[TrustBot]:
+    """A bot over a real index of two tiny articles (the fake embedder): 1. barn owls, 2. bats."""
+    emb = HashEmbedder()
+    owls = parse_article("---\ntitle: Barn owls\n---\nBarn owls nest here.", "barn-owls")
+    bats = parse_article("---\ntitle: Bats\n---\nBats roost in the mill.", "bats")
+    write_index(tmp_path, [owls, bats], emb)
+    answerer = Answerer(load_index(tmp_path, emb), emb)
+    made = TrustBot(BotSettings(token=TOKEN), lambda: answerer)
     yield made
     made.pool.shutdown()
 
@@ -208,7 +207,7 @@ def test_find_story_by_number_id_or_file_name(bot: TrustBot) -> None:
         assert out.value.count == 2
     with pytest.raises(UnknownArticle):
         bot._find_story("unicorns")
-    assert bot._find_story("2") == Story("empty", "Nothing here")
+    assert bot._find_story("2") == Story("bats", "Bats")
 
 
 def test_story_refusals_are_one_friendly_line() -> None:

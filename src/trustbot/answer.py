@@ -378,11 +378,10 @@ class Answerer:
     def _closest(self, decision: Decision) -> tuple[Story, ...]:
         """The articles a question not answered came closest to (``STORIES``), if it was asked
         of several and came near enough to answering."""
-        hits = decision.retrieval.hits
         if decision.confidence < STORY_FLOOR or len(self.articles) < 2:
             return ()
         share: dict[int, float] = {}
-        for h in hits:
+        for h in decision.retrieval.hits:
             ai = self.index.rows[h.row][0]
             share[ai] = share.get(ai, 0.0) + h.probability
         total = sum(share.values())

@@ -104,8 +104,7 @@ def open_answerer(articles: Sequence[str] = ()) -> Answerer:
     """The answerer for this invocation's corpus and index; with ``articles``, for those only."""
     from trustbot.answer import Answerer
 
-    answerer = Answerer.open(settings())
-    return answerer.within(articles)
+    return Answerer.open(settings()).within(articles)
 
 
 # `--article ID` (repeatable): ask of these stories only (scope.py).

@@ -530,23 +530,14 @@ class TrustBot:
     def _find_story(self, arg: str) -> Story:
         """The article ``arg`` names: its number in /sources, its id or its file name (blocking:
         the scope is built here, so the first question in it does not wait for that)."""
-        from trustbot.corpus import normalise_id
-
         answerer = self.get_answerer()
-        articles = answerer.articles
         number = arg.removeprefix("#")
         if number.isdigit():
-            n = int(number)
-            if not 1 <= n <= len(articles):
-                raise StoryNumberOutOfRange(n, len(articles))
-            article = articles[n - 1]
-        else:
-            wanted = normalise_id(arg)
-            found = [a for a in articles if a.id == wanted]
-            if not found:
-                raise UnknownArticle(arg)
-            article = found[0]
-        answerer.within((article.id,))
+            articles = answerer.articles
+            if not 1 <= int(number) <= len(articles):
+                raise StoryNumberOutOfRange(int(number), len(articles))
+            arg = articles[int(number) - 1].id
+        article = answerer.within((arg,)).articles[0]  # UnknownArticle if there is none
         return Story(article.id, article.title)
 
     async def ask(self, update: Update, context: Context) -> None:
