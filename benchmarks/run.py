@@ -216,9 +216,9 @@ def xquad_texts(articles: Sequence[Article]) -> list[str]:
     return [a.body[s.start : s.end] for a in articles for s in split_sentences(a.body)]
 
 
-def dev_questions(limit: int) -> list[str]:
+def dev_questions(limit: int, field: str = "question") -> list[str]:
     lines = (XQUAD / "dev.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["question"] for line in lines if line.strip()][:limit]
+    return [json.loads(line)[field] for line in lines if line.strip()][:limit]
 
 
 def build_throughput(
@@ -319,14 +319,16 @@ from pathlib import Path
 from trustbot.answer import Answerer
 from trustbot.config import Settings
 questions = json.loads(sys.argv[4])
+# With a fifth argument, each question is asked of its own article only (`ask --article`).
+articles = json.loads(sys.argv[5]) if len(sys.argv) > 5 else [()] * len(questions)
 answerer = Answerer.open(Settings(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]),
                                   cache_dir=Path(sys.argv[3])))
-for q in questions[:5]:
-    answerer.ask(q)
+for q, a in list(zip(questions, articles))[:5]:
+    answerer.within(a).ask(q)
 times = []
-for q in questions:
+for q, a in zip(questions, articles):
     started = time.perf_counter()
-    answerer.ask(q)
+    answerer.within(a).ask(q)
     times.append(time.perf_counter() - started)
 print(json.dumps(times))
 """
@@ -347,9 +349,21 @@ def warm_latency(index_dir: Path, cache: Path, work: Path, n: int, rounds: int) 
     bare_cmd.append("default")
     ours_cmd = [sys.executable, "-c", OURS_WARM, str(XQUAD / "articles"), str(index_dir)]
     ours_cmd += [str(cache), questions]
-    runs: dict[str, list[list[float]]] = {"bare": [], "ours": [], "bare_1_thread": []}
+    scoped_cmd = [*ours_cmd, json.dumps([[a] for a in dev_questions(n, "article")])]
+    runs: dict[str, list[list[float]]] = {
+        "bare": [],
+        "ours": [],
+        "bare_1_thread": [],
+        "ours_scoped": [],
+    }
+    commands = (
+        ("bare", bare_cmd),
+        ("ours", ours_cmd),
+        ("bare_1_thread", bare_1),
+        ("ours_scoped", scoped_cmd),
+    )
     for _ in range(rounds):  # alternated, so a burst of other work hits all alike
-        for name, cmd in (("bare", bare_cmd), ("ours", ours_cmd), ("bare_1_thread", bare_1)):
+        for name, cmd in commands:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800)
             runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -370,6 +384,8 @@ def warm_latency(index_dir: Path, cache: Path, work: Path, n: int, rounds: int) 
         "bare_torch_1_thread_p50_ms": ms(best("bare_1_thread", 50)),
         "ratio_p50": round(best("ours", 50) / best("bare", 50), 3),
         "ratio_p95": round(best("ours", 95) / best("bare", 95), 3),
+        "trustbot_one_article_p50_ms": ms(best("ours_scoped", 50)),
+        "trustbot_one_article_p95_ms": ms(best("ours_scoped", 95)),
         "rounds": rounds,
     }
 
@@ -770,7 +786,8 @@ def _md_warm(result: Row) -> list[str]:
         "trustbot: `Answerer.ask` as `trustbot chat` and the bot run it (ONNX question encoding, "
         "FAISS, BM25, ranking, abstention, citations). Bare: sentence-transformers "
         "`encode([q])` + `IndexFlatIP.search(k=10)` over the same vectors. Each side runs in its "
-        "own warm process, alternated; best p50/p95 over the rounds.",
+        "own warm process, alternated; best p50/p95 over the rounds. One article: each question "
+        "asked of its own article only (`ask --article`, `/story`).",
     )
 
 
