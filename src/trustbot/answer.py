@@ -285,7 +285,7 @@ class Answerer:
         embedder = embedder or make_embedder(settings.model_path, settings.cache_dir)
         return cls(load_index(settings.index_dir, embedder), embedder)
 
-    @property
+    @functools.cached_property
     def articles(self) -> list[StoredArticle]:
         """The articles searched (all the indexed ones unless scoped), in index order."""
         if self.scope is None:
@@ -293,9 +293,10 @@ class Answerer:
         return [a for a in self.index.articles if a.id in self.scope]
 
     def within(self, articles: Sequence[str]) -> Answerer:
-        """An answerer that searches only ``articles`` (ids or file names), as if the index held
-        nothing else (scope.py); itself when none are named or they are all of them. ``BadInput``
-        names an article the index does not hold."""
+        """An answerer that searches only ``articles`` (ids or file names) of the whole index, as
+        if it held nothing else (scope.py); itself when none are named or they are all of them
+        (ask it of the answerer of the whole index). ``BadInput`` names an article the index
+        does not hold."""
         from trustbot.scope import resolve, scoped
 
         ids = resolve(self.index, articles)
