@@ -86,15 +86,16 @@ class ScopedLexical:
 
 def resolve(index: LoadedIndex, names: Sequence[str]) -> tuple[str, ...]:
     """The ids of the articles ``names`` (ids or file names) in index order; ``UnknownArticle``
-    names the first one the index does not hold."""
-    held = {a.id for a in index.articles}
-    wanted = set()
+    names the first one the index does not hold. Asked before every question of a chat that
+    keeps to a story, so it looks each name up rather than walking the articles."""
+    first_rows: dict[str, int] = {}
     for name in names:
         aid = normalise_id(name)
-        if aid not in held:
+        row = index.row_of(aid, 0)
+        if row is None:
             raise UnknownArticle(name)
-        wanted.add(aid)
-    return tuple(a.id for a in index.articles if a.id in wanted)
+        first_rows[aid] = row
+    return tuple(sorted(first_rows, key=first_rows.__getitem__))
 
 
 def scoped(index: LoadedIndex, ids: Sequence[str]) -> LoadedIndex:
