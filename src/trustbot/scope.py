@@ -64,7 +64,6 @@ class ScopedLexical:
     def __init__(self, base: Any, rows: NDArray[np.int64]) -> None:
         self.base = base
         self.rows = rows
-        self.size = int(base.size)
         self.live = int(rows.size)
         self._base_live = int(base.live)
 
