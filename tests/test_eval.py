@@ -3,6 +3,7 @@ the trade-off curve, the report, and bad input through the real CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -128,6 +129,24 @@ def test_metrics() -> None:
     assert only_unanswerable.p_at_1 is None and only_unanswerable.answer_rate is None
     assert only_unanswerable.precision == 0.0
     assert metrics("none answered", [results[2]]).precision is None
+
+
+def test_metrics_count_the_refusals_that_named_stories() -> None:
+    own = question().article
+    results = [
+        result(1, True, 0.9),
+        dataclasses.replace(result(None, False, 0.1), stories=(own, "other")),
+        dataclasses.replace(result(None, False, 0.1), stories=("other",)),
+        result(None, False, 0.02),
+    ]
+    m = metrics("set", results)
+    assert (m.refused, m.refused_named, m.named_own_article) == (3, 2, 1)
+    text = format_report(Report([m], m, tradeoff(results), 0.25, results))
+    assert (
+        "stories: 2 of the 3 questions not answered named the stories that came closest, 1 with "
+        "the question's own article among them." in text
+    )
+    assert "stories:" not in format_report(Report([m], metrics("x", results[:1]), [], 0.25, []))
 
 
 def test_tradeoff_moves_from_answering_everything_to_abstaining_on_everything() -> None:

@@ -173,7 +173,7 @@ def refused(answerer: Answerer, shares: dict[str, float], confidence: float) -> 
 def test_the_closest_stories_hold_a_tenth_of_the_probability_at_most_three(
     answerer: Answerer, tmp_path: Path
 ) -> None:
-    closest = answerer._closest
+    closest = answerer.closest_stories
     decision = refused(answerer, {"sport": 0.3, "news": 0.6, "farm": 0.1}, STORY_FLOOR)
     assert closest(decision) == (
         Story("news", "Trust lifts rules"),
@@ -186,4 +186,4 @@ def test_the_closest_stories_hold_a_tenth_of_the_probability_at_most_three(
     assert closest(refused(answerer, {"news": 0.5, "farm": 0.5}, STORY_FLOOR - 0.01)) == ()
     # Asked of one article there is no other story to point to.
     one = answerer.within(["news"])
-    assert one._closest(refused(one, {"news": 1.0}, 0.2)) == ()
+    assert one.closest_stories(refused(one, {"news": 1.0}, 0.2)) == ()

@@ -354,7 +354,7 @@ class Answerer:
         q = clean_question(question)
         decision = self.consider(q, conversation)
         if not decision.answered:
-            return Answer(q, False, note=decision.note, stories=self._closest(decision))
+            return Answer(q, False, note=decision.note, stories=self.closest_stories(decision))
         rows = self._compose(decision.retrieval.hits, top_k)
         citations = []
         for n, (r, score) in enumerate(rows, start=1):
@@ -376,7 +376,7 @@ class Answerer:
             )
         return Answer(question=q, answered=True, citations=tuple(citations), note=decision.note)
 
-    def _closest(self, decision: Decision) -> tuple[Story, ...]:
+    def closest_stories(self, decision: Decision) -> tuple[Story, ...]:
         """The articles a question not answered came closest to (``STORIES``), if it was asked
         of several and came near enough to answering."""
         if decision.confidence < STORY_FLOOR or len(self.articles) < 2:

@@ -126,6 +126,8 @@ class QuestionResult:
     first: str  # text of the best-ranked sentence ("" when nothing was retrieved)
     seconds: float  # answering it: embed, retrieve, rank, decide
     bare_seconds: float = 0.0  # a bare embed + FAISS top-10 search of the same question
+    # Not answered: the ids of the stories it came closest to (Answerer.closest_stories).
+    stories: tuple[str, ...] = ()
 
     @property
     def right(self) -> bool:
@@ -150,6 +152,11 @@ class Metrics:
     precision: float | None
     mean_ms: float
     bare_ms: float
+    # Questions not answered; of those, how many named the stories that came closest, and how
+    # many of these named the question's own article among them.
+    refused: int = 0
+    refused_named: int = 0
+    named_own_article: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON (rates rounded to 4 digits)."""
@@ -178,6 +185,9 @@ def metrics(name: str, results: Sequence[QuestionResult]) -> Metrics:
         precision=_mean([float(r.right) for r in results if r.answered]),
         mean_ms=1000 * (_mean([r.seconds for r in results]) or 0.0),
         bare_ms=1000 * (_mean([r.bare_seconds for r in results]) or 0.0),
+        refused=sum(not r.answered for r in results),
+        refused_named=sum(bool(r.stories) for r in results),
+        named_own_article=sum(r.item.article in r.stories for r in results),
     )
 
 
@@ -249,6 +259,9 @@ def run(
                 first=texts[0] if texts else "",
                 seconds=seconds,
                 bare_seconds=bare,
+                stories=tuple(s.article_id for s in answerer.closest_stories(decision))
+                if not decision.answered
+                else (),
             )
         )
         if progress:
@@ -343,6 +356,15 @@ def format_report(report: Report, verbose: bool = False) -> str:
         "",
         f"latency: {t.mean_ms:.1f} ms a question; a bare embed + FAISS search of the same "
         f"questions {t.bare_ms:.1f} ms ({ratio:.2f}x).",
+        *(
+            [
+                f"stories: {t.refused_named} of the {t.refused} questions not answered named the "
+                f"stories that came closest, {t.named_own_article} with the question's own "
+                "article among them."
+            ]
+            if t.refused_named
+            else []
+        ),
         "P@1/R@5/MRR@10 rank sentences before abstention, over answerable questions (answer given"
         " and article indexed);",
         "answer = share of answerable questions answered; right = answered with a right first"
