@@ -529,6 +529,8 @@ def test_story_n_answers_from_that_article_only(
     assert chosen == f"From now on I answer your questions from {TITLE} only. " + (
         "/story all goes back to every article."
     )
+    assert f"2. {TITLE} ← your /story" in chat.say("/sources")
+    assert "← your /story" not in reply_in_new_chat(api, "/sources")  # another user's chat
     # The owls are not searched any more: the question is refused, and the reply says why.
     refused = chat.say(OWLS_Q)
     assert OWLS_SENTENCE not in refused and "The articles don't say." in refused

@@ -118,13 +118,18 @@ def test_a_follow_up_says_how_it_was_read_escaped() -> None:
 
 def test_start_help_sources_render_valid_html() -> None:
     arts = [
-        Art("a", f"<Title {i}> & co", "https://ex.org/" + str(i), "2017-03-14") for i in range(5)
+        Art(f"a{i}", f"<Title {i}> & co", "https://ex.org/" + str(i), "2017-03-14")
+        for i in range(5)
     ]
     start = shown(render_start(arts, "my_bot"))
     assert "I know 5 articles" in start and "<Title 0> & co" in start and "and 2 more" in start
     assert "/ask" in shown(render_help("my_bot"))
     sources = shown(render_sources(arts))
     assert "1. <Title 0> & co · 2017-03-14" in sources and "5. <Title 4> & co" in sources
+    assert "←" not in sources
+    marked = shown(render_sources(arts, chosen="a0")).splitlines()
+    assert marked[1] == "1. <Title 0> & co · 2017-03-14 ← your /story"
+    assert all("←" not in line for line in marked[2:])
     assert shown(render_sources([])) == "I have no articles yet."
     assert "no articles" in shown(render_start([], None))
 

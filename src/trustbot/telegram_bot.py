@@ -400,7 +400,7 @@ class TrustBot:
         """Rate-limit, show typing, ask the core in the pool, send the rendered answer."""
         from trustbot.answer import clean_question
 
-        user_id = message.from_user.id if message.from_user else message.chat_id
+        user_id = _user_id(message)
         if user_id not in self.settings.admin_users:
             wait = self.limiter.hit(user_id)
             if wait:
@@ -492,14 +492,17 @@ class TrustBot:
         await self.send(_msg(update), render.render_help(context.bot.username))
 
     async def sources(self, update: Update, context: Context) -> None:
-        """/sources: the articles in the index with titles and dates."""
+        """/sources: the articles in the index with titles and dates, the user's story marked."""
+        message = _msg(update)
+        user_id = _user_id(message)
+        story = self.session(message.chat_id, user_id).story
         articles = await self.in_pool(lambda: list(self.get_answerer().articles))
-        await self.send(_msg(update), render.render_sources(articles))
+        await self.send(message, render.render_sources(articles, story.id if story else None))
 
     async def story(self, update: Update, context: Context) -> None:
         """/story [N | article id | all]: which articles this user's questions are answered from."""
         message = _msg(update)
-        user_id = message.from_user.id if message.from_user else message.chat_id
+        user_id = _user_id(message)
         session = self.session(message.chat_id, user_id)
         arg = " ".join(_after_command(message).split())
         if arg.lower() in STORY_ALL:
@@ -710,6 +713,11 @@ def _story_refusal(err: StoryNumberOutOfRange | UnknownArticle) -> str:
     return (
         f"I don't know a story called “{name}”. Send /story with its number in /sources, or its id."
     )
+
+
+def _user_id(message: Message) -> int:
+    """Who sent ``message`` (the chat, for a message with no sender, as in a channel)."""
+    return message.from_user.id if message.from_user else message.chat_id
 
 
 def _msg(update: Update) -> Message:

@@ -76,8 +76,9 @@ def render_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def render_sources(articles: Sequence[ArticleInfo]) -> str:
-    """The articles in the index with their titles and dates."""
+def render_sources(articles: Sequence[ArticleInfo], chosen: str | None = None) -> str:
+    """The articles in the index with their titles and dates; the one with the id ``chosen``
+    (the user's /story) marked."""
     if not articles:
         return "I have no articles yet."
     lines = [f"<b>I know {len(articles)} article{'s' if len(articles) != 1 else ''}:</b>"]
@@ -85,6 +86,8 @@ def render_sources(articles: Sequence[ArticleInfo]) -> str:
         line = f"{i}. {_link(a.title, a.url)}"
         if a.published:
             line += f" · {_e(a.published)}"
+        if a.id == chosen:
+            line += " ← your /story"
         lines.append(line)
     return "\n".join(lines)
 
