@@ -11,7 +11,7 @@ import pytest
 from telegram.error import InvalidToken
 
 from trustbot import telegram_bot
-from trustbot.answer import Answerer
+from trustbot.answer import Answerer, Story
 from trustbot.config import BotSettings
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
@@ -22,7 +22,6 @@ from trustbot.telegram_bot import (
     COMMANDS,
     RateLimiter,
     RedactingFormatter,
-    Story,
     StoryNumberOutOfRange,
     TokenRedactor,
     TrustBot,

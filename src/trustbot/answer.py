@@ -50,7 +50,8 @@ class Citation:
 
 @dataclass(frozen=True)
 class Story:
-    """An article a question that was not answered comes closest to (``Answer.stories``)."""
+    """An article by id and title: one a question not answered came closest to
+    (``Answer.stories``), or the one a reader chose to ask of (the bot's /story)."""
 
     article_id: str
     title: str

@@ -50,6 +50,7 @@ from telegram.ext import (
 )
 
 from trustbot import telegram_render as render
+from trustbot.answer import Story
 from trustbot.config import BotSettings
 from trustbot.errors import BadInput, TrustbotError, UnknownArticle
 from trustbot.followup import Conversation
@@ -95,19 +96,12 @@ MAX_CONVERSATIONS = 10_000
 STORY_ALL = frozenset({"all", "every", "everything", "*"})
 
 
-@dataclass(frozen=True)
-class Story:
-    """The article a user chose with /story (its title kept to name it once it is gone)."""
-
-    id: str
-    title: str
-
-
 @dataclass
 class Session:
     """One user's state in one chat: the conversation and the chosen story (None: every one)."""
 
     conversation: Conversation = field(default_factory=Conversation)
+    # The article chosen with /story (its title kept to name it once it is gone).
     story: Story | None = None
 
 
@@ -428,7 +422,7 @@ class TrustBot:
             if story is None:
                 return answerer.ask(q, conversation=conversation), False
             try:
-                answerer = answerer.within((story.id,))
+                answerer = answerer.within((story.article_id,))
             except UnknownArticle:  # the story left the index
                 return answerer.ask(q, conversation=Conversation()), True
             return answerer.ask(q, conversation=conversation), False
@@ -454,7 +448,7 @@ class TrustBot:
             message.chat_id,
             result.answered,
             len(result.citations),
-            f" story={story.id}" if story else "",
+            f" story={story.article_id}" if story else "",
         )
         html = render.render_answer(result)
         if story is not None and gone:
@@ -497,7 +491,9 @@ class TrustBot:
         user_id = _user_id(message)
         story = self.session(message.chat_id, user_id).story
         articles = await self.in_pool(lambda: list(self.get_answerer().articles))
-        await self.send(message, render.render_sources(articles, story.id if story else None))
+        await self.send(
+            message, render.render_sources(articles, story.article_id if story else None)
+        )
 
     async def story(self, update: Update, context: Context) -> None:
         """/story [N | article id | all]: which articles this user's questions are answered from."""
@@ -514,7 +510,7 @@ class TrustBot:
             # Whether the chosen story is still there, and how many articles there are.
             ids = await self.in_pool(lambda: [a.id for a in self.get_answerer().articles])
             story = session.story
-            if story is not None and story.id not in ids:
+            if story is not None and story.article_id not in ids:
                 self.choose_story(message.chat_id, user_id, None)
                 gone = render.render_story_gone(story.title) + "\n\n"
                 await self.send(message, gone + render.render_story(len(ids), None))
@@ -527,7 +523,7 @@ class TrustBot:
             await self.send(message, render.render_notice(_story_refusal(err)))
             return
         self.choose_story(message.chat_id, user_id, chosen)
-        log.info("chat %s: a user chose the story %s", message.chat_id, chosen.id)
+        log.info("chat %s: a user chose the story %s", message.chat_id, chosen.article_id)
         await self.send(message, render.render_story_chosen(chosen.title))
 
     def _find_story(self, arg: str) -> Story:
@@ -706,8 +702,8 @@ def _story_refusal(err: StoryNumberOutOfRange | UnknownArticle) -> str:
         if not err.count:
             return "I have no articles yet."
         return (
-            f"There is no story {err.n}: /sources numbers the {err.count} "
-            f"article{'s' if err.count != 1 else ''} from 1 to {err.count}."
+            f"There is no story {err.n}: /sources numbers the {render.count_articles(err.count)} "
+            f"from 1 to {err.count}."
         )
     name = err.name if len(err.name) <= 60 else err.name[:59] + "…"
     return (

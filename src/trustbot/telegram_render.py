@@ -81,7 +81,7 @@ def render_sources(articles: Sequence[ArticleInfo], chosen: str | None = None) -
     (the user's /story) marked."""
     if not articles:
         return "I have no articles yet."
-    lines = [f"<b>I know {len(articles)} article{'s' if len(articles) != 1 else ''}:</b>"]
+    lines = [f"<b>I know {count_articles(len(articles))}:</b>"]
     for i, a in enumerate(articles, start=1):
         line = f"{i}. {_link(a.title, a.url)}"
         if a.published:
@@ -97,7 +97,7 @@ def render_start(articles: Sequence[ArticleInfo], bot_username: str | None = Non
     shown = ", ".join(f"<i>{_e(a.title)}</i>" for a in articles[:3])
     more = len(articles) - 3
     knows = (
-        f"I know {len(articles)} article{'s' if len(articles) != 1 else ''}: {shown}"
+        f"I know {count_articles(len(articles))}: {shown}"
         + (f" and {more} more" if more > 0 else "")
         + "."
         if articles
@@ -134,14 +134,15 @@ def render_help(bot_username: str | None = None) -> str:
     )
 
 
-def _articles(n: int) -> str:
+def count_articles(n: int) -> str:
+    """ "1 article", "2 articles"."""
     return f"{n} article{'s' if n != 1 else ''}"
 
 
 def render_story(count: int, title: str | None) -> str:
     """/story alone: what the user's questions are answered from, and how to choose."""
     if title is None:
-        now = f"Your questions are answered from every article I know ({_articles(count)})."
+        now = f"Your questions are answered from every article I know ({count_articles(count)})."
     else:
         now = f"Your questions are answered from one story only: <i>{_e(title)}</i>."
     return (
@@ -161,7 +162,9 @@ def render_story_chosen(title: str) -> str:
 
 def render_story_all(count: int) -> str:
     """The reply to /story all."""
-    return f"From now on I answer your questions from every article I know ({_articles(count)})."
+    return (
+        f"From now on I answer your questions from every article I know ({count_articles(count)})."
+    )
 
 
 def render_story_gone(title: str) -> str:
