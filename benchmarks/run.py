@@ -468,8 +468,24 @@ def synthetic_sentences(words: Sequence[str], n: int, seed: int) -> list[str]:
     return out
 
 
+def synthetic_tokens(work: Path, sentences: int, dim: int) -> Path:
+    """A token-vector file (``token_match.pack``) for an article of ``sentences`` sentences of
+    8-30 random unit token vectors, as an index stores them; synthetic articles of one size share
+    it, but each is read from it as a separate article."""
+    from trustbot import token_match
+
+    path = work / f"synthetic-tokens-{sentences}.npz"
+    if not path.is_file():
+        rng = np.random.default_rng(sentences)
+        vectors = [rng.normal(size=(int(rng.integers(8, 31)), dim)) for _ in range(sentences)]
+        units = [(v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32) for v in vectors]
+        path.write_bytes(token_match.pack(units, dim))
+    return path
+
+
 def synthetic_index(sentences: Sequence[str], faiss_index: Any, work: Path) -> Any:
-    """A ``LoadedIndex`` over ``sentences`` in 25-sentence articles of 5 paragraphs."""
+    """A ``LoadedIndex`` over ``sentences`` in 25-sentence articles of 5 paragraphs, with stored
+    token vectors (random ones: ranking reads them as it reads a real index's)."""
     from trustbot.store import LoadedIndex, StoredArticle
     from trustbot.text import Sentence
 
@@ -493,6 +509,7 @@ def synthetic_index(sentences: Sequence[str], faiss_index: Any, work: Path) -> A
                 body=body,
                 sentences=tuple(spans),
                 speakers=(None,) * len(spans),
+                tokens=synthetic_tokens(work, len(spans), faiss_index.d),
             )
         )
         rows.extend((ai, si) for si in range(len(spans)))

@@ -34,8 +34,16 @@ from scipy.optimize import minimize
 
 from trustbot.embed import make_embedder
 from trustbot.evaluate import is_hit, read_questions
-from trustbot.rerank import Trees, from_sklearn, inputs, reorder, save
-from trustbot.retrieve import BASE_DENSE, FEATURES, WEIGHTS, candidates, weight_group
+from trustbot.rerank import RERANK, Trees, from_sklearn, inputs, reorder, save
+from trustbot.retrieve import (
+    BASE_DENSE,
+    FEATURES,
+    TREE_SIGNALS,
+    WEIGHTS,
+    candidates,
+    tree_features,
+    weight_group,
+)
 from trustbot.store import load_index
 
 L2 = 1e-4
@@ -60,8 +68,8 @@ Group = tuple[str, np.ndarray, np.ndarray, np.ndarray, str]
 
 
 def groups(pairs: list[str]) -> list[Group]:
-    """(article, design, is-hit, features, kind) for every answerable question with a hit among
-    its candidates."""
+    """(article, design, is-hit, what the trees see, kind) for every answerable question with a
+    hit among its candidates."""
     embedder = make_embedder(None)
     out = []
     for pair in pairs:
@@ -79,7 +87,11 @@ def groups(pairs: list[str]) -> list[Group]:
             y = np.array([is_hit(t, q) for t in texts])
             if y.any():
                 key = f"{index_dir}:{q.article}" + (f"#{i % FOLDS}" if single else "")
-                out.append((key, design(c.kind, c.features), y, c.features, c.kind))
+                # The trees' token match, for the best RERANK by the shipped weights, as
+                # ``retrieve.rank`` computes it (refitting the weights would move them little).
+                best = np.argsort(-(c.features @ WEIGHTS[weight_group(c.kind)]), kind="stable")
+                seen = tree_features(index, c, best[:RERANK])
+                out.append((key, design(c.kind, c.features), y, seen, c.kind))
             else:
                 missed += 1
         print(
@@ -146,7 +158,7 @@ def fit_trees(data: list[Group]) -> Trees:
         early_stopping=False,
         random_state=0,
     ).fit(x, y, sample_weight=weight)
-    return dataclasses.replace(from_sklearn(model, DEPTH), signals=FEATURES)
+    return dataclasses.replace(from_sklearn(model, DEPTH), signals=TREE_SIGNALS)
 
 
 def main(argv: list[str]) -> None:

@@ -52,6 +52,21 @@ def test_parity_with_sentence_transformers(exported: OnnxEmbedder) -> None:
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
+def test_token_vectors_match_sentence_transformers(exported: OnnxEmbedder) -> None:
+    # The token vectors stored at index time (either encoder) and a question's (ONNX) are compared
+    # token by token in token_match.py.
+    ref_vectors, reference = exported.source.encode_with_tokens(TEXTS)
+    for batch_size in (1, 64):
+        vectors, tokens = exported.encode_with_tokens(TEXTS, batch_size=batch_size)
+        assert np.sum(vectors * ref_vectors, axis=1).min() >= 0.999
+        for got, ref in zip(tokens, reference, strict=True):
+            assert got.pieces == ref.pieces
+            assert got.vectors.shape == (len(ref.pieces), exported.dim)
+            assert np.sum(got.vectors * ref.vectors, axis=1).min() >= 0.999
+    assert reference[0].pieces == ("who", "is", "the", "chief", "executive", "?")
+    assert len(reference[4].pieces) == 254  # 256 with [CLS] and [SEP]
+
+
 def test_parity_on_news_sentences(exported: OnnxEmbedder) -> None:
     text = (ROOT / "corpus" / "southern-health.txt").read_text(encoding="utf-8")
     paragraphs = [p for p in text.split("\n\n") if p.strip() and not p.startswith("---")]

@@ -12,7 +12,7 @@ import pytest
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
 from trustbot.rerank import KINDS, RERANK, Trees, from_sklearn, inputs, load, save
-from trustbot.retrieve import FEATURES, candidates, rank
+from trustbot.retrieve import TREE_SIGNALS, candidates, rank
 from trustbot.store import load_index, write_index
 
 
@@ -57,21 +57,21 @@ def test_scikit_learn_trees_convert_exactly(tmp_path: Path) -> None:
 
 
 def test_the_shipped_trees_fit_the_inputs() -> None:
-    trees = load(FEATURES)
-    assert trees.signals == FEATURES
+    trees = load(TREE_SIGNALS)
+    assert trees.signals == TREE_SIGNALS
     inner = trees.feature.shape[1]
     assert trees.leaf.shape == (trees.feature.shape[0], inner + 1)
     assert trees.feature.min() >= 0
-    assert trees.feature.max() < len(FEATURES) + len(KINDS)
+    assert trees.feature.max() < len(TREE_SIGNALS) + len(KINDS)
     assert np.isfinite(trees.leaf).all()
 
 
 def test_trees_fitted_on_other_signals_are_refused() -> None:
     # A signal added, dropped or moved without a refit would shift the trees' columns.
     with pytest.raises(RuntimeError, match="refit it"):
-        load(FEATURES[:-1])
+        load(TREE_SIGNALS[:-1])
     with pytest.raises(RuntimeError, match="refit it"):
-        load(FEATURES[1:] + FEATURES[:1])
+        load(TREE_SIGNALS[1:] + TREE_SIGNALS[:1])
 
 
 NEWS = parse_article(

@@ -8,8 +8,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,8 +29,17 @@ BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
+@dataclass(frozen=True)
+class Tokens:
+    """A text's tokens as the model reads them (special tokens left out) and their contextual
+    vectors before pooling, each L2-normalised: ``vectors[i]`` is ``pieces[i]``'s."""
+
+    pieces: tuple[str, ...]
+    vectors: NDArray[np.float32]
+
+
 class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors."""
+    """Turns texts into L2-normalised float32 vectors, and into token vectors."""
 
     @property
     def model_id(self) -> str: ...
@@ -42,6 +53,16 @@ class Embedder(Protocol):
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
     ) -> NDArray[np.float32]: ...
+
+    def encode_with_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> tuple[NDArray[np.float32], list[Tokens]]: ...
+
+
+def unit_rows(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``x`` with every row scaled to length 1 (rows of zeros stay zeros)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def bundled_model_path() -> Path:
@@ -164,6 +185,31 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_with_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> tuple[NDArray[np.float32], list[Tokens]]:
+        """``encode`` and each text's ``Tokens``, from the same model pass."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        model = self._load()
+        outputs = model.encode(  # type: ignore[attr-defined]
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=show_progress,
+            output_value=None,
+            convert_to_numpy=False,
+        )
+        convert = model.tokenizer.convert_ids_to_tokens  # type: ignore[attr-defined]
+        tokens = []
+        for out in outputs:
+            # Padding cut by the attention mask, then [CLS] and [SEP].
+            n = int(out["attention_mask"].sum())
+            pieces = convert(out["input_ids"][:n].tolist())[1:-1]
+            hidden = out["token_embeddings"][1 : n - 1].float().numpy()
+            tokens.append(Tokens(tuple(pieces), unit_rows(hidden)))
+        pooled = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
+        return unit_rows(pooled), tokens
+
 
 class HashEmbedder:
     """A deterministic bag-of-words embedder for fast unit tests (no model, no torch)."""
@@ -193,10 +239,17 @@ class HashEmbedder:
                 if word:
                     h = int.from_bytes(hashlib.md5(word.encode()).digest()[:4], "little")
                     out[row, h % self._dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        result: NDArray[np.float32] = (out / norms).astype(np.float32)
-        return result
+        return unit_rows(out)
+
+    def encode_with_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> tuple[NDArray[np.float32], list[Tokens]]:
+        """``encode``, and each word as a token whose vector is the word's alone."""
+        tokens = []
+        for text in texts:
+            words = tuple(w.lower() for w in re.findall(r"\w+|[^\w\s]", text))
+            tokens.append(Tokens(words, self.encode(words)))
+        return self.encode(texts), tokens
 
 
 def make_embedder(model_path: Path | None, cache_dir: Path | None = None) -> Embedder:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trustbot.embed import Tokens, unit_rows
 from trustbot.errors import ModelError
 
 if TYPE_CHECKING:
@@ -31,8 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Bump when the exported graph changes (inputs, pooling, opset): old exports are then ignored.
-EXPORT_VERSION = 1
+# Bump when the exported graph changes (inputs, outputs, pooling, opset): old exports are then
+# ignored. 2: the token vectors before pooling are a second output (``encode_with_tokens``).
+EXPORT_VERSION = 2
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -90,7 +92,8 @@ def export(model_dir: Path, target: Path) -> None:
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
 
     class Pooled(torch.nn.Module):
-        """The transformer plus sentence-transformers' mean pooling and normalisation."""
+        """The transformer plus sentence-transformers' mean pooling and normalisation; the
+        token vectors before pooling as a second output."""
 
         def __init__(self, inner: Any) -> None:
             super().__init__()
@@ -102,7 +105,7 @@ def export(model_dir: Path, target: Path) -> None:
             ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
+            return torch.nn.functional.normalize(mean, p=2.0, dim=1), hidden
 
     # Trace with padding in the batch so the masked path is the one recorded.
     ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.long)
@@ -121,8 +124,12 @@ def export(model_dir: Path, target: Path) -> None:
                 (ids, mask, torch.zeros_like(ids)),
                 tmp,
                 input_names=list(INPUTS),
-                output_names=["embedding"],
-                dynamic_axes={**axes, "embedding": {0: "batch"}},
+                output_names=["embedding", "tokens"],
+                dynamic_axes={
+                    **axes,
+                    "embedding": {0: "batch"},
+                    "tokens": {0: "batch", 1: "tokens"},
+                },
                 opset_version=OPSET,
                 dynamo=False,
             )
@@ -209,17 +216,41 @@ class OnnxEmbedder:
         self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
     ) -> NDArray[np.float32]:
         """Embed texts into normalised float32 vectors, one row per text."""
+        return self._run(texts, batch_size, tokens=False)[0]
+
+    def encode_with_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
+    ) -> tuple[NDArray[np.float32], list[Tokens]]:
+        """``encode`` and each text's ``Tokens``, from the same model pass."""
+        return self._run(texts, batch_size, tokens=True)
+
+    def _run(
+        self, texts: Sequence[str], batch_size: int, *, tokens: bool
+    ) -> tuple[NDArray[np.float32], list[Tokens]]:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        made: list[Tokens] = []
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return out, made
         session, tokenizer = self._load()
+        outputs = ["embedding", "tokens"] if tokens else ["embedding"]
+        found: dict[int, Tokens] = {}
         # Sort by length so each batch pads to similar lengths, as sentence-transformers does.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             encodings = tokenizer.encode_batch([texts[i] for i in rows])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            out[rows] = session.run(None, feeds)[0]
-        return out
+            pooled, *hidden = session.run(outputs, _feeds(encodings))
+            out[rows] = pooled
+            for i, e, h in zip(rows, encodings, hidden[0] if hidden else (), strict=False):
+                # Padding and the special tokens ([CLS], [SEP]) left out.
+                keep = np.array(e.attention_mask, bool) & ~np.array(e.special_tokens_mask, bool)
+                pieces = tuple(t for t, k in zip(e.tokens, keep, strict=True) if k)
+                found[i] = Tokens(pieces, unit_rows(h[keep]))
+        made = [found[i] for i in range(len(texts))] if tokens else made
+        return out, made
+
+
+def _feeds(encodings: Sequence[Any]) -> dict[str, NDArray[np.int64]]:
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}

@@ -42,12 +42,17 @@ def passage_texts(
     body: str, sentences: Sequence[Sentence], speakers: Sequence[int | None]
 ) -> list[str]:
     """The text embedded for each sentence: ``[speaker said:] sentence``."""
-    out = []
-    for s, speaker in zip(sentences, speakers, strict=True):
-        text = body[s.start : s.end]
-        who = None
-        if speaker is not None:
-            a = sentences[speaker]
-            who = speaker_phrase(body[a.start : a.end])
-        out.append(f"{who} said: {text}" if who else text)
-    return out
+    return [passage_text(body, sentences, speakers, i) for i in range(len(sentences))]
+
+
+def passage_text(
+    body: str, sentences: Sequence[Sentence], speakers: Sequence[int | None], i: int
+) -> str:
+    """The text embedded for sentence ``i``: ``[speaker said:] sentence``."""
+    s, speaker = sentences[i], speakers[i]
+    text = body[s.start : s.end]
+    if speaker is None:
+        return text
+    a = sentences[speaker]
+    who = speaker_phrase(body[a.start : a.end])
+    return f"{who} said: {text}" if who else text

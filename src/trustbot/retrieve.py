@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustbot.embed import Embedder
+from trustbot import token_match
+from trustbot.embed import Embedder, Tokens
 from trustbot.lexical import text_tokens
 from trustbot.passages import SPEECH_VERBS, speaker_phrase
-from trustbot.rerank import Trees, reorder
+from trustbot.rerank import RERANK, Trees, reorder
 from trustbot.rerank import load as load_trees
 from trustbot.store import LoadedIndex, StoredArticle
 
@@ -60,6 +61,9 @@ FEATURES = (
     "answer_near",  # typed question and the new name/date/number is near its words (answer_near)
     "window",  # cosine of question and the sentence with its neighbours (sum of their vectors)
 )
+# What the trees (rerank.py) see: the FEATURES, and for the linear stage's best RERANK only, how
+# well the question's words match the sentence's token by token (token_match.py; round twenty).
+TREE_SIGNALS = (*FEATURES, "token_match")
 # One set of weights for typed questions (who, when, where, how many, how much), whose answer-type
 # signals change how closely the wording must match, and one for the rest. Fitted by
 # scripts/tune_ranker.py on xquad-r dev + squad2-normans + the paraphrases of the question sets
@@ -116,6 +120,10 @@ class Candidates:
     rows: np.ndarray
     features: np.ndarray
     unknown_names: float = 0.0
+    # What ``rank`` encodes the question's and the best candidates' tokens with (None: it does
+    # not, and the trees see no token match), and the question's tokens if already encoded.
+    embedder: Embedder | None = None
+    question_tokens: Tokens | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,6 +527,12 @@ _QUESTION_WORDS = (
 )
 
 
+# The tokens of a question that say nothing of its topic, as the model's tokenizer writes them.
+_TOKEN_STOP = frozenset(_QUESTION_WORDS.split()) | {
+    "the", "a", "an", "of", "to", "in", "on", "for", "by", "and",
+}  # fmt: skip
+
+
 @functools.lru_cache(maxsize=1)
 def _question_stopwords() -> frozenset[str]:
     # Stemmed the way the index stems, so they match the question's tokens.
@@ -722,7 +736,11 @@ def candidates(
     n = index.faiss_index.ntotal
     if n == 0:
         return Candidates(question, kind, np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURES))))
-    q = embedder.encode([question]) if query is None else query.reshape(1, -1)
+    asked = None
+    if query is None:
+        q, (asked,) = embedder.encode_with_tokens([question])
+    else:
+        q = query.reshape(1, -1)
     _, dense_rows = index.faiss_index.search(q, min(depth, n))
 
     terms, lexical = _terms(index, question, [])
@@ -828,7 +846,8 @@ def candidates(
     features = np.column_stack(
         [d, lex, coverage, local, paragraph, article, answer_type, agent, passage_cov, near, window]
     )
-    return Candidates(question, kind, rows, features, _unknown_names(question, terms))
+    unknown = _unknown_names(question, terms)
+    return Candidates(question, kind, rows, features, unknown, embedder, asked)
 
 
 def _speaker_lexical(
@@ -906,6 +925,22 @@ def _inherit_antecedents(
             present[at, j] |= t.rows[k] == before
 
 
+def tree_features(index: LoadedIndex, cands: Candidates, best: np.ndarray) -> np.ndarray:
+    """What the trees see (``TREE_SIGNALS``): ``cands.features`` and a last column, the token
+    match (``token_match.py``) of the candidates at positions ``best``, 0 for the rest."""
+    late = np.zeros(cands.rows.size)
+    if cands.embedder is not None and best.size:
+        late[best] = token_match.scores(
+            index,
+            cands.embedder,
+            cands.question,
+            cands.rows[best].tolist(),
+            _TOKEN_STOP,
+            cands.question_tokens,
+        )
+    return np.column_stack([cands.features, late])
+
+
 def rank(
     index: LoadedIndex,
     cands: Candidates,
@@ -926,7 +961,10 @@ def rank(
     probability /= probability.sum()
     order = np.argsort(-scores, kind="stable")
     order = reorder(
-        order, cands.features, cands.kind, load_trees(FEATURES) if trees is None else trees
+        order,
+        tree_features(index, cands, order[:RERANK]),
+        cands.kind,
+        load_trees(TREE_SIGNALS) if trees is None else trees,
     )
     hits: list[Hit] = []
     seen: set[str] = set()

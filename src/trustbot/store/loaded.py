@@ -44,8 +44,11 @@ class StoredArticle:
         source: str | None = None,
         *,
         file: Path | None = None,
+        tokens: Path | None = None,
     ) -> None:
         self.id, self.title, self.sha256 = id, title, sha256
+        # Its sentences' token vectors (token_match.py), if the index stores them.
+        self.tokens = tokens
         self.url, self.published, self.source = url, published, source
         self._file = file
         if body is not None:
@@ -95,6 +98,7 @@ def open_article(index_dir: Path, entry: dict[str, Any], *, lazy: bool = True) -
         published=entry.get("published"),
         source=entry.get("source"),
         file=index_dir / entry["file"],
+        tokens=index_dir / entry["tokens"] if entry.get("tokens") else None,
     )
     if not lazy:
         stored.body  # noqa: B018 - read (and check) the stored file now

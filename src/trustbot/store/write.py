@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trustbot import segments
+from trustbot import segments, token_match
 from trustbot.corpus import Article
 from trustbot.durable import (
     DEFAULT_LOCK_TIMEOUT,
@@ -123,6 +123,10 @@ def _article_file(a: Article) -> str:
 
 def _vectors_file(a: Article, embedder: Embedder) -> str:
     return f"vectors/{a.sha256}.t{TEXT_VERSION}.{EMBED_RECIPE}.{embedder.weights_sha256[:16]}.npy"
+
+
+def _tokens_file(a: Article, embedder: Embedder) -> str:
+    return f"{_vectors_file(a, embedder).removesuffix('.npy')}.tokens.npz"
 
 
 def _save_article(index_dir: Path, a: Article) -> StoredArticle:
@@ -258,6 +262,7 @@ def _entry(a: Article, sentences: int, embedder: Embedder) -> dict[str, Any]:
         "sentences": sentences,
         "file": _article_file(a),
         "vectors": _vectors_file(a, embedder),
+        "tokens": _tokens_file(a, embedder),
         "path": a.path.name if a.path else None,
         # The corpus file's (size, mtime_ns) when read: see corpus_staleness.
         "stat": list(a.stat) if a.stat else None,
@@ -337,13 +342,16 @@ def _materialize(
     def embed_pending() -> None:
         nonlocal embedded, done
         texts = [t for *_, inputs in pending for t in inputs]
-        matrix = embedder.encode(texts) if texts else None
+        matrix, tokens = embedder.encode_with_tokens(texts) if texts else (None, [])
         start = 0
         for slot, a, sa, inputs in pending:
             vectors = no_vectors
             if matrix is not None and inputs:
                 vectors = matrix[start : start + len(inputs)]
+            mine = [t.vectors for t in tokens[start : start + len(inputs)]]
             start += len(inputs)
+            packed = token_match.pack(mine, embedder.dim)
+            atomic_write(index_dir / _tokens_file(a, embedder), packed)
             atomic_write(index_dir / _vectors_file(a, embedder), _npy_bytes(vectors))
             blocks[slot] = vectors
             embedded += len(sa.sentences)
@@ -365,6 +373,10 @@ def _materialize(
             except (OSError, ValueError):
                 vectors = None
             if vectors is None or vectors.shape != (len(sa.sentences), embedder.dim):
+                cached = False
+            # Indexes written before round twenty have no token vectors: embedded again when
+            # the article is at hand (the search falls back to encoding them until then).
+            if a.body and not (index_dir / _tokens_file(a, embedder)).is_file():
                 cached = False
         if not cached:
             if not a.body:
@@ -418,8 +430,11 @@ def _start_write(index_dir: Path, *, strict: bool) -> dict[str, Any] | None:
 
 
 def _files_present(index_dir: Path, old: dict[str, Any], entries: Sequence[dict[str, Any]]) -> bool:
+    # An entry written before round twenty names no token vectors: the write then stores them.
     return (index_dir / str(old.get("generation"))).is_dir() and all(
-        (index_dir / e[k]).is_file() for e in entries for k in ("file", "vectors")
+        k in e and (index_dir / e[k]).is_file()
+        for e in entries
+        for k in ("file", "vectors", "tokens")
     )
 
 
@@ -597,7 +612,7 @@ def _rebuild(
         old_entries = live_articles(index_dir, old)
     refs = {str(manifest["generation"]), str(manifest["previous"])}
     for e in [*made.entries, *(e for _, e in old_entries or [])]:
-        refs.update((e["file"], e["vectors"]))
+        refs.update((e["file"], e["vectors"], e.get("tokens", "")))
     _gc(index_dir, refs, content=True)
     return manifest, made.embedded
 
