@@ -89,9 +89,8 @@ def maxsim(question: Tokens, mask: np.ndarray, sentences: Sequence[NDArray[np.in
     full = np.flatnonzero(sizes)
     if not mask.any() or not full.size:
         return out
-    sims = question.vectors[mask] @ np.concatenate([sentences[i] for i in full]).T.astype(
-        np.float32
-    )
+    joined = np.concatenate([sentences[i] for i in full.tolist()]).astype(np.float32)
+    sims = question.vectors[mask] @ joined.T
     starts = np.concatenate([[0], np.cumsum(sizes[full])[:-1]])
     out[full] = np.maximum.reduceat(sims, starts, axis=1).mean(axis=0) / SCALE
     return out
