@@ -474,7 +474,7 @@ def synthetic_tokens(work: Path, sentences: int, dim: int) -> Path:
     it, but each is read from it as a separate article."""
     from trustbot import token_match
 
-    path = work / f"synthetic-tokens-{sentences}.npz"
+    path = work / f"synthetic-tokens-{sentences}.npy"
     if not path.is_file():
         rng = np.random.default_rng(sentences)
         vectors = [rng.normal(size=(int(rng.integers(8, 31)), dim)) for _ in range(sentences)]

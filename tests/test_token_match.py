@@ -49,18 +49,21 @@ def test_pack_keeps_each_sentences_tokens(tmp_path: Path) -> None:
     sentences = [rng.normal(size=(n, 8)) for n in (3, 0, 5)]
     units = [(v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32) for v in sentences]
     units[1] = np.zeros((0, 8), dtype=np.float32)
-    path = tmp_path / "t.npz"
+    path = tmp_path / "t.npy"
     path.write_bytes(token_match.pack(units, 8))
-    back = token_match._unpack(path, 3)
-    assert back is not None and [len(b) for b in back] == [3, 0, 5]
-    for got, want in zip(back, units, strict=True):
-        np.testing.assert_allclose(got / token_match.SCALE, want, atol=0.5 / token_match.SCALE)
-    assert token_match._unpack(path, 4) is None  # another article's sentence count
-    assert token_match._unpack(tmp_path / "missing.npz", 3) is None
+    back = token_match._unpack(path, 3, [2, 0, 1])
+    assert sorted(back) == [0, 1, 2] and [len(back[i]) for i in range(3)] == [3, 0, 5]
+    for i, want in enumerate(units):
+        np.testing.assert_allclose(back[i] / token_match.SCALE, want, atol=0.5 / token_match.SCALE)
+    assert token_match._unpack(path, 3, [2]).keys() == {2}  # read without the others
+    assert token_match._unpack(path, 4, [0]) == {}  # another article's sentence count
+    assert token_match._unpack(tmp_path / "missing.npy", 3, [0]) == {}
+    path.write_bytes(path.read_bytes()[:-10])  # cut short
+    assert token_match._unpack(path, 3, [2]) == {}
 
 
 def _token_files(index_dir: Path) -> list[Path]:
-    return sorted((index_dir / "vectors").glob("*.tokens.npz"))
+    return sorted((index_dir / "vectors").glob("*.tokens.npy"))
 
 
 def test_the_index_stores_token_vectors_and_ranking_reads_them(tmp_path: Path) -> None:
@@ -93,5 +96,4 @@ def test_a_build_stores_the_token_vectors_an_older_index_lacks(tmp_path: Path) -
     write_index(tmp_path, [changed], emb)
     (art,) = load_index(tmp_path, emb).articles
     assert art.tokens is not None and art.tokens != stored
-    back = token_match._unpack(art.tokens, len(art.sentences))
-    assert back is not None and len(back) == 4
+    assert len(token_match._unpack(art.tokens, len(art.sentences), range(4))) == 4

@@ -49,27 +49,46 @@ _lock = threading.Lock()
 
 
 def pack(sentences: Sequence[NDArray[np.float32]], dim: int) -> bytes:
-    """One article's sentences' token vectors (``Tokens.vectors``) as the bytes of an ``.npz``."""
+    """One article's sentences' token vectors (``Tokens.vectors``) as the bytes of a file of two
+    ``.npy`` arrays one after the other: each sentence's token count, then every token vector
+    rounded to int8 (one ``np.load`` of an ``.npz`` costs twice as much, at every question)."""
     buf = io.BytesIO()
     joined = np.concatenate(sentences) if sentences else np.zeros((0, dim), np.float32)
-    np.savez(
-        buf,
-        vectors=np.round(joined * SCALE).astype(np.int8),
-        counts=np.array([len(v) for v in sentences], dtype=np.int64),
-    )
+    np.save(buf, np.array([len(v) for v in sentences], dtype=np.int64))
+    np.save(buf, np.round(joined * SCALE).astype(np.int8))
     return buf.getvalue()
 
 
-def _unpack(path: Path, sentences: int) -> list[NDArray[np.int8]] | None:
-    """The stored token vectors of an article's ``sentences``; None if missing or unreadable."""
+def _unpack(path: Path, sentences: int, wanted: Sequence[int]) -> dict[int, NDArray[np.int8]]:
+    """The stored token vectors of the ``wanted`` sentences of an article of ``sentences``, read
+    without the others; empty if the file is missing or is not such a file."""
+    fmt = np.lib.format
     try:
-        with np.load(path) as z:
-            vectors, counts = z["vectors"], z["counts"]
-    except (OSError, ValueError, KeyError):
-        return None
-    if counts.size != sentences or counts.sum() != len(vectors):
-        return None
-    return np.split(vectors, np.cumsum(counts)[:-1])
+        with path.open("rb") as f:
+            counts = np.load(f)
+            if not isinstance(counts, np.ndarray):
+                return {}
+            header = (
+                fmt.read_array_header_1_0
+                if fmt.read_magic(f) == (1, 0)
+                else fmt.read_array_header_2_0
+            )
+            shape, _, dtype = header(f)
+            at = f.tell()
+            if counts.shape != (sentences,) or dtype != np.int8 or shape[0] != counts.sum():
+                return {}
+            starts = np.concatenate([[0], np.cumsum(counts)]) * shape[1]
+            out = {}
+            for si in wanted:
+                f.seek(at + int(starts[si]))
+                size = int(starts[si + 1] - starts[si])
+                data = f.read(size)
+                if len(data) != size:
+                    return {}
+                out[si] = np.frombuffer(data, dtype=np.int8).reshape(-1, shape[1])
+            return out
+    except (OSError, ValueError, EOFError):
+        return {}
 
 
 def content_mask(pieces: Sequence[str], stopwords: frozenset[str]) -> np.ndarray:
@@ -114,14 +133,18 @@ def scores(
             _cache.move_to_end(k)
     made: dict[_Key, NDArray[np.int8]] = {}
     unstored: dict[_Key, tuple[StoredArticle, int]] = {}
+    wanted: dict[str, tuple[StoredArticle, list[int]]] = {}
     for k, (art, si) in zip(keys, located, strict=True):
-        if k in found or k in made or k in unstored:
-            continue
-        stored = _unpack(art.tokens, len(art.sentences)) if art.tokens else None
-        if stored is None:
-            unstored[k] = art, si
-        else:
-            made.update({(k[0], k[1], i): v for i, v in enumerate(stored)})
+        if k not in found:
+            wanted.setdefault(art.sha256, (art, []))[1].append(si)
+    for sha, (art, sis) in wanted.items():
+        stored = _unpack(art.tokens, len(art.sentences), sis) if art.tokens else {}
+        for si in sis:
+            key = (embedder.weights_sha256, sha, si)
+            if si in stored:
+                made[key] = stored[si]
+            else:
+                unstored[key] = art, si
     texts = [passage_text(a.body, a.sentences, a.speakers, si) for a, si in unstored.values()]
     if asked is None or texts:
         _, (q, *fresh) = embedder.encode_with_tokens([question, *texts])

@@ -126,7 +126,7 @@ def _vectors_file(a: Article, embedder: Embedder) -> str:
 
 
 def _tokens_file(a: Article, embedder: Embedder) -> str:
-    return f"{_vectors_file(a, embedder).removesuffix('.npy')}.tokens.npz"
+    return f"{_vectors_file(a, embedder).removesuffix('.npy')}.tokens.npy"
 
 
 def _save_article(index_dir: Path, a: Article) -> StoredArticle:
