@@ -76,6 +76,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind137", "blind138", "blind139", "blind140", "blind141", "blind142"),
             *("blind143", "blind144", "blind145"),
             *("blind148", "blind149", "blind150", "blind152"),
+            *("blind155", "blind156", "blind157", "blind159", "blind160"),
         )
     ]
     + [
@@ -156,6 +157,11 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # and "Best practice for writing a D&O policy for a charity board?" (blind151).
         answers_off_topic("blind147", 1),
         answers_off_topic("blind151", 1),
+        # Round twenty's eight, run once on round nineteen's code and on its own: 3 of 160
+        # answered, the same number on both.
+        answers_off_topic("blind153", 1),
+        answers_off_topic("blind154", 1),
+        answers_off_topic("blind158", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -397,6 +403,19 @@ def test_off_topic_questions_are_always_abstained(
         ("blind150/paraphrases.jsonl", 0.65, 0.56),
         ("blind151/paraphrases.jsonl", 0.81, 0.75),
         ("blind152/paraphrases.jsonl", 0.76, 0.76),
+        # Round twenty's, run once on round nineteen's code and then on its token match (not
+        # read): blind153 0.850 / 0.817 -> 0.817 / 0.767, blind154 0.850 / 0.850 -> 0.883 /
+        # 0.867, blind155 0.667 / 0.600 -> 0.817 / 0.733, blind156 0.917 / 0.833 -> 0.933 / 0.850,
+        # blind157 0.933 / 0.933 (both), blind158 0.833 / 0.817 (both), blind159 0.850 / 0.850
+        # (both), blind160 0.633 / 0.550 -> 0.700 / 0.600.
+        ("blind153/paraphrases.jsonl", 0.81, 0.76),
+        ("blind154/paraphrases.jsonl", 0.88, 0.86),
+        ("blind155/paraphrases.jsonl", 0.81, 0.73),
+        ("blind156/paraphrases.jsonl", 0.93, 0.85),
+        ("blind157/paraphrases.jsonl", 0.93, 0.93),
+        ("blind158/paraphrases.jsonl", 0.83, 0.81),
+        ("blind159/paraphrases.jsonl", 0.85, 0.85),
+        ("blind160/paraphrases.jsonl", 0.70, 0.60),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -410,12 +429,13 @@ def test_paraphrases_of_the_bundled_article(
 
 
 def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> None:
-    # Round twenty: P@1 7,966 and right 7,493 of 9,294 (round nineteen 7,709 and 7,262).
+    # Round twenty: P@1 7,966 and right 7,493 of the 9,294 before blind153 (round nineteen 7,709
+    # and 7,262); with blind153-blind160, 8,372 and 7,878 of 9,774.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total >= 9294 and first >= 7940 and right >= 7470
+    assert total == 9774 and first >= 8345 and right >= 7850
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
