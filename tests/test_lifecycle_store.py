@@ -85,7 +85,12 @@ def assert_clean(index_dir: Path, before: dict[str, Any]) -> None:
     gens = {p.name for p in index_dir.glob("gen-*")}
     assert gens <= {live["generation"], before["generation"]}
     assert not [p for p in index_dir.rglob("*") if p.name.endswith(".tmp")]
-    refs = {f for m in (live, before) for a in m["articles"] for f in (a["file"], a["vectors"])}
+    refs = {
+        f
+        for m in (live, before)
+        for a in m["articles"]
+        for f in (a["file"], a["vectors"], a["tokens"])
+    }
     content = {f for f in files_under(index_dir) if f.startswith(("articles/", "vectors/"))}
     assert content <= refs
 

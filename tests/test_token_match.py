@@ -97,3 +97,29 @@ def test_a_build_stores_the_token_vectors_an_older_index_lacks(tmp_path: Path) -
     (art,) = load_index(tmp_path, emb).articles
     assert art.tokens is not None and art.tokens != stored
     assert len(token_match._unpack(art.tokens, len(art.sentences), range(4))) == 4
+
+
+def test_an_index_naming_no_token_vectors_is_rebuilt_with_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As an index written before round twenty: no "tokens" in its article tables, no files. An
+    # update must store them even where it would otherwise only append a segment.
+    import json
+
+    from trustbot import segments
+
+    emb = HashEmbedder()
+    write_index(tmp_path, [NEWS], emb)
+    for table in tmp_path.glob("gen-*/articles.json"):
+        entries = json.loads(table.read_text())
+        for e in entries:
+            e.pop("tokens")
+        table.write_text(json.dumps(entries))
+    for f in _token_files(tmp_path):
+        f.unlink()
+    (art,) = load_index(tmp_path, emb).articles
+    assert art.tokens is None
+    monkeypatch.setattr(segments, "MIN_ROWS", 1)  # large enough to take a segment
+    write_index(tmp_path, [NEWS], emb)
+    (art,) = load_index(tmp_path, emb).articles
+    assert art.tokens is not None and art.tokens.is_file()

@@ -228,9 +228,8 @@ class OnnxEmbedder:
         self, texts: Sequence[str], batch_size: int, *, tokens: bool
     ) -> tuple[NDArray[np.float32], list[Tokens]]:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        made: list[Tokens] = []
         if not texts:
-            return out, made
+            return out, []
         session, tokenizer = self._load()
         outputs = ["embedding", "tokens"] if tokens else ["embedding"]
         found: dict[int, Tokens] = {}
@@ -246,8 +245,7 @@ class OnnxEmbedder:
                 keep = np.array(e.attention_mask, bool) & ~np.array(e.special_tokens_mask, bool)
                 pieces = tuple(t for t, k in zip(e.tokens, keep, strict=True) if k)
                 found[i] = Tokens(pieces, unit_rows(h[keep]))
-        made = [found[i] for i in range(len(texts))] if tokens else made
-        return out, made
+        return out, [found[i] for i in range(len(texts))] if tokens else []
 
 
 def _feeds(encodings: Sequence[Any]) -> dict[str, NDArray[np.int64]]:

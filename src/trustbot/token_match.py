@@ -9,14 +9,15 @@ contextual vectors of all-MiniLM-L6-v2 before pooling), and the signal is their 
 
 Only the trees see it, for the linear stage's best ``rerank.RERANK``. The sentences' token
 vectors are made with their sentence vectors, in the same model pass, and stored beside them
-(``pack``: one byte a dimension, about 15 kB a sentence); the question's come from the pass
+(``pack``: one byte a dimension, about 11 kB a sentence of news); the question's come from the pass
 that embeds it. Those of an index written before they were stored are encoded when first
 needed. The last ``CACHED`` sentences used are kept in memory, by article content and
 sentence, so they outlive an index generation and serve every scope.
 
 Measured with the trees refitted on it (scripts/tune_ranker.py, round twenty): 4-fold P@1 on
-the bundled paraphrases 0.847 -> 0.887, xquad-r dev 0.784 -> 0.794, squad2-normans 0.811 ->
-0.821; on 4,860 bundled questions kept out of the fit (blind8-blind92) 0.838 -> 0.861.
+the bundled paraphrases 0.847 -> 0.887, xquad-r dev 0.784 -> 0.787, squad2-normans 0.811 (the
+same); on the 4,860 bundled questions kept out of the fit (blind8-blind92) P@1 0.838 -> 0.861
+and right 0.797 -> 0.818 (docs/quality-history.md, round twenty).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
     from trustbot.store import LoadedIndex, StoredArticle
 
-# Sentences whose token vectors are kept in memory: ~15 kB each, so at most ~30 MB.
+# Sentences whose token vectors are kept in memory: ~11 kB each, so at most ~25 MB.
 CACHED = 2048
 # Stored token vectors are rounded to 1/SCALE (int8); a cosine moves by less than 0.005.
 SCALE = 127
@@ -109,7 +110,10 @@ def maxsim(question: Tokens, mask: np.ndarray, sentences: Sequence[NDArray[np.in
     if not mask.any() or not full.size:
         return out
     joined = np.concatenate([sentences[i] for i in full.tolist()]).astype(np.float32)
-    sims = question.vectors[mask] @ joined.T
+    # einsum, not ``@``: a matrix product this size wakes OpenBLAS's threads, which then spin on
+    # both cores while the next question's FAISS search runs (synthetic 100,000-sentence index:
+    # a question took 48 ms at p50 instead of 26). einsum runs in this thread (~0.1 ms more).
+    sims = np.einsum("qd,td->qt", question.vectors[mask], joined)
     starts = np.concatenate([[0], np.cumsum(sizes[full])[:-1]])
     out[full] = np.maximum.reduceat(sims, starts, axis=1).mean(axis=0) / SCALE
     return out

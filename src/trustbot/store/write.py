@@ -484,7 +484,10 @@ def write_index(
         ):
             return _report(old, [], held, set(), 0, started, index_dir, changes_only)
 
-        if old is not None and same and _can_segment(old, dead, items):
+        # An index written before round twenty names no token vectors: rebuilt (embedding the
+        # articles that lack them), not given a segment that would leave them without.
+        untokened = everything is not None and any("tokens" not in e for _, e in everything)
+        if old is not None and same and not untokened and _can_segment(old, dead, items):
             result = _update_segments(index_dir, old, items, dead, embedder, progress)
         else:
             if changes_only and old is not None:
