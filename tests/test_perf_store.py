@@ -9,20 +9,23 @@ import numpy as np
 
 from trustbot import store
 from trustbot.corpus import Article, content_hash
-from trustbot.embed import HashEmbedder
+from trustbot.embed import HashEmbedder, Tokens
 from trustbot.store import load_index, read_manifest, write_index
 
 
 class CountingEmbedder(HashEmbedder):
-    """The hash embedder, remembering how many texts each encode call got."""
+    """The hash embedder, remembering how many texts each model pass got (an index write embeds
+    with ``encode_with_tokens``: vectors and token vectors from one pass)."""
 
     def __init__(self) -> None:
         super().__init__(dim=32)
         self.calls: list[int] = []
 
-    def encode(self, texts: Sequence[str], **kwargs: object) -> np.ndarray:  # type: ignore[override]
+    def encode_with_tokens(  # type: ignore[override]
+        self, texts: Sequence[str], **kwargs: object
+    ) -> tuple[np.ndarray, list[Tokens]]:
         self.calls.append(len(texts))
-        return super().encode(texts)
+        return super().encode_with_tokens(texts)
 
 
 def article(i: int) -> Article:
