@@ -140,6 +140,7 @@ def test_index_status_json(seed_index: Workspace) -> None:
     assert status["articles"] == 1 and status["sentences"] >= 12
     assert status["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert status["fresh"] is True
+    assert status["token_vectors_missing"] == 0
     assert status["built_at"][:2] == "20"
     [item] = status["items"]
     assert item["id"] == "southern-health" and len(item["sha256"]) == 64 and item["title"]

@@ -267,3 +267,27 @@ def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
     assert proc.wait(120) == 0, shown
     assert b"Embedding sentences" in shown
     assert b"Indexed 2 article(s)" in shown
+
+
+def test_update_stores_the_token_vectors_an_older_index_lacks(tmp_path: Path) -> None:
+    # An index written before round twenty: its tables name no token vectors, and none are
+    # stored. It still answers; `index status` says so; `index update` stores them.
+    ws = make_workspace(tmp_path, SEED)
+    assert trustbot(*ws.args(), "index", "build").code == 0
+    question = "Who is the chief executive of the trust?"
+    before = trustbot(*ws.args(), "ask", "--json", question)
+    for table in ws.index.glob("gen-*/articles.json"):
+        entries = json.loads(table.read_text())
+        for e in entries:
+            del e["tokens"]
+        table.write_text(json.dumps(entries))
+    for f in ws.index.glob("vectors/*.tokens.npy"):
+        f.unlink()
+    assert status(ws)["token_vectors_missing"] == 1
+    old = trustbot(*ws.args(), "ask", "--json", question)
+    assert old.code == 0 and json.loads(old.out) == json.loads(before.out)
+    assert "without stored token vectors" in trustbot(*ws.args(), "index", "status").out
+    run = trustbot(*ws.args(), "index", "update")
+    assert run.code == 0 and "12 sentences embedded" in run.err, run.err
+    assert status(ws)["token_vectors_missing"] == 0
+    assert "up to date" in trustbot(*ws.args(), "index", "update").err

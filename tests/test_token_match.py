@@ -11,7 +11,7 @@ import pytest
 from trustbot import token_match
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder, Tokens
-from trustbot.store import load_index, write_index
+from trustbot.store import load_index, read_manifest, without_token_vectors, write_index
 
 STOP = frozenset({"who", "the", "of"})
 NEWS = parse_article(
@@ -89,9 +89,12 @@ def test_a_build_stores_the_token_vectors_an_older_index_lacks(tmp_path: Path) -
     emb = HashEmbedder()
     write_index(tmp_path, [NEWS], emb)
     (stored,) = _token_files(tmp_path)
+    assert without_token_vectors(tmp_path, read_manifest(tmp_path)["articles"]) == 0
     stored.unlink()
+    assert without_token_vectors(tmp_path, read_manifest(tmp_path)["articles"]) == 1
     write_index(tmp_path, [NEWS], emb)
     assert _token_files(tmp_path) == [stored]
+    assert without_token_vectors(tmp_path, read_manifest(tmp_path)["articles"]) == 0
     changed = parse_article(NEWS.body + "\n\nA fourth sentence arrived later.", "news")
     write_index(tmp_path, [changed], emb)
     (art,) = load_index(tmp_path, emb).articles
@@ -119,6 +122,7 @@ def test_an_index_naming_no_token_vectors_is_rebuilt_with_them(
         f.unlink()
     (art,) = load_index(tmp_path, emb).articles
     assert art.tokens is None
+    assert without_token_vectors(tmp_path, read_manifest(tmp_path)["articles"]) == 1
     monkeypatch.setattr(segments, "MIN_ROWS", 1)  # large enough to take a segment
     write_index(tmp_path, [NEWS], emb)
     (art,) = load_index(tmp_path, emb).articles

@@ -294,7 +294,13 @@ def build_index(*, reuse: bool, only_if_stale: bool = False) -> None:
     from trustbot.corpus import load_corpus
     from trustbot.embed import make_embedder
     from trustbot.errors import IndexCorrupt, IndexMissing, IndexStale
-    from trustbot.store import check_model, read_manifest, stale_reason, write_index
+    from trustbot.store import (
+        check_model,
+        read_manifest,
+        stale_reason,
+        without_token_vectors,
+        write_index,
+    )
 
     s = settings()
     articles = load_corpus(s.corpus_dir)
@@ -303,7 +309,9 @@ def build_index(*, reuse: bool, only_if_stale: bool = False) -> None:
         try:
             manifest = read_manifest(s.index_dir)
             check_model(manifest, embedder, s.index_dir)
-            if stale_reason(manifest, articles) is None:
+            # An index written before token vectors were kept is not up to date: it lacks them.
+            lacking = without_token_vectors(s.index_dir, manifest["articles"])
+            if stale_reason(manifest, articles) is None and not lacking:
                 click.echo(f"The index in {s.index_dir} is up to date.", err=True)
                 return
         except (IndexMissing, IndexStale, IndexCorrupt):
@@ -425,7 +433,7 @@ def index_status(as_json: bool) -> None:
     """What the index holds, and whether it matches the corpus."""
     import json
 
-    from trustbot.store import corpus_staleness, read_manifest
+    from trustbot.store import corpus_staleness, read_manifest, without_token_vectors
 
     s = settings()
     manifest = read_manifest(s.index_dir)
@@ -444,6 +452,7 @@ def index_status(as_json: bool) -> None:
         "stale_reason": reason,
         "format_version": manifest["format_version"],
         "faiss": manifest.get("faiss", {}),
+        "token_vectors_missing": without_token_vectors(s.index_dir, manifest["articles"]),
         "index_dir": str(s.index_dir),
         "corpus_dir": str(s.corpus_dir),
         "items": [
@@ -466,6 +475,11 @@ def index_status(as_json: bool) -> None:
         f"model {status['model']}, built {status['built_at']}"
     )
     click.echo("fresh" if reason is None else f"stale ({reason}): run `trustbot index build`")
+    if status["token_vectors_missing"]:
+        click.echo(
+            f"{status['token_vectors_missing']} article(s) without stored token vectors (indexed "
+            "before they were kept): answers are slower until `trustbot index update`"
+        )
     for item in status["items"]:
         click.echo(f"  {item['id']}: {item['title']} ({item['sentences']} sentences)")
 

@@ -5,6 +5,7 @@ Layout of ``index/``::
     manifest.json            the commit point: written last, atomically (tmp + os.replace)
     articles/<sha>.<v>.json  each article's body, metadata and sentence offsets (content-addressed)
     vectors/<sha>.<key>.npy  each article's sentence vectors (content- and model-addressed)
+    vectors/<sha>.<key>.tokens.npy  and their token vectors, int8 (``trustbot.token_match``)
     gen-<stamp>/             one generation: its base part (vectors.faiss, table.json,
                              lexical/ (bm25s), articles.json, keys.npz) and segments/<name>/
                              parts laid out the same (see ``trustbot.segments``)
@@ -40,6 +41,7 @@ from trustbot.store.manifest import (
     corpus_staleness,
     read_manifest,
     stale_reason,
+    without_token_vectors,
 )
 from trustbot.store.write import (
     Progress,
@@ -63,6 +65,7 @@ __all__ = [
     "passage_inputs",
     "read_manifest",
     "stale_reason",
+    "without_token_vectors",
     "write_index",
     "write_lock",
 ]

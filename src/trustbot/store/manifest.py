@@ -212,3 +212,10 @@ def live_articles(index_dir: Path, manifest: dict[str, Any]) -> list[tuple[Held,
                 held = Held(part, pos, e["sha256"], e.get("path") or "", int(e["sentences"]))
                 out.append((held, e))
     return out
+
+
+def without_token_vectors(index_dir: Path, entries: Sequence[dict[str, Any]]) -> int:
+    """How many of ``entries`` (``read_manifest``'s articles) have no stored token vectors: an
+    index written before round twenty, or files lost. Such articles are answered by encoding
+    their tokens at question time, until ``trustbot index update`` stores them."""
+    return sum(1 for e in entries if not (e.get("tokens") and (index_dir / e["tokens"]).is_file()))
