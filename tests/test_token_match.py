@@ -127,3 +127,13 @@ def test_an_index_naming_no_token_vectors_is_rebuilt_with_them(
     write_index(tmp_path, [NEWS], emb)
     (art,) = load_index(tmp_path, emb).articles
     assert art.tokens is not None and art.tokens.is_file()
+
+
+def test_the_cache_keeps_models_apart(tmp_path: Path) -> None:
+    # Two embedders of other sizes (the same weights' checksum) ask of the same article.
+    rows = [0, 1]
+    for dim, folder in ((32, tmp_path / "a"), (64, tmp_path / "b")):
+        emb = HashEmbedder(dim=dim)
+        write_index(folder, [NEWS], emb)
+        got = token_match.scores(load_index(folder, emb), emb, "Who lifted it?", rows, STOP)
+        assert got.shape == (2,) and got[0] > 0

@@ -44,7 +44,8 @@ CACHED = 2048
 # Stored token vectors are rounded to 1/SCALE (int8); a cosine moves by less than 0.005.
 SCALE = 127
 
-_Key = tuple[str, str, int]  # weights sha256, article sha256, sentence
+# The model (its id, as two test embedders share weights' sha256), article sha256, sentence.
+_Key = tuple[str, str, str, int]
 _cache: OrderedDict[_Key, NDArray[np.int8]] = OrderedDict()
 _lock = threading.Lock()
 
@@ -130,7 +131,8 @@ def scores(
     """``maxsim`` of ``question`` (whose ``Tokens`` are ``asked`` when the caller has them) with
     each of ``rows``."""
     located = [index.sentence(r) for r in rows]
-    keys = [(embedder.weights_sha256, art.sha256, si) for art, si in located]
+    model = (embedder.model_id, embedder.weights_sha256)
+    keys = [(*model, art.sha256, si) for art, si in located]
     with _lock:
         found = {k: _cache[k] for k in keys if k in _cache}
         for k in found:
@@ -144,7 +146,7 @@ def scores(
     for sha, (art, sis) in wanted.items():
         stored = _unpack(art.tokens, len(art.sentences), sis) if art.tokens else {}
         for si in sis:
-            key = (embedder.weights_sha256, sha, si)
+            key = (*model, sha, si)
             if si in stored:
                 made[key] = stored[si]
             else:
