@@ -41,6 +41,7 @@ from trustbot.store.manifest import (
     live_articles,
     part_entries,
     read_manifest,
+    without_token_vectors,
 )
 from trustbot.text import Sentence, quote_speakers, split_sentences
 
@@ -430,11 +431,8 @@ def _start_write(index_dir: Path, *, strict: bool) -> dict[str, Any] | None:
 
 
 def _files_present(index_dir: Path, old: dict[str, Any], entries: Sequence[dict[str, Any]]) -> bool:
-    # An entry written before round twenty names no token vectors: the write then stores them.
     return (index_dir / str(old.get("generation"))).is_dir() and all(
-        k in e and (index_dir / e[k]).is_file()
-        for e in entries
-        for k in ("file", "vectors", "tokens")
+        (index_dir / e[k]).is_file() for e in entries for k in ("file", "vectors")
     )
 
 
@@ -475,18 +473,20 @@ def write_index(
             items = [a for a in articles if _changed(held.get(a.id), a)]
         gone = set(remove) & held.keys() if changes_only else held.keys() - {a.id for a in articles}
         dead = {aid: held[aid] for aid in gone | {a.id for a in items} if aid in held}
+        entries = [e for _, e in everything or []]
+        # Articles without stored token vectors (an index written before round twenty, or files
+        # lost) make a full write a rebuild that embeds them: not "nothing changed", and not a
+        # segment that would leave them without.
+        untokened = without_token_vectors(index_dir, entries) > 0
         if (
             old is not None
             and same
             and not items
             and not dead
-            and (changes_only or _files_present(index_dir, old, [e for _, e in everything or []]))
+            and (changes_only or (not untokened and _files_present(index_dir, old, entries)))
         ):
             return _report(old, [], held, set(), 0, started, index_dir, changes_only)
 
-        # An index written before round twenty names no token vectors: rebuilt (embedding the
-        # articles that lack them), not given a segment that would leave them without.
-        untokened = everything is not None and any("tokens" not in e for _, e in everything)
         if old is not None and same and not untokened and _can_segment(old, dead, items):
             result = _update_segments(index_dir, old, items, dead, embedder, progress)
         else:
