@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from trustbot import lexical
 from trustbot.answer import SIGNALS, Answerer, confidence, signals
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
@@ -545,6 +547,25 @@ def texts_of(index: LoadedIndex, rows: np.ndarray) -> list[str]:
 )
 def test_text_tokens_are_bm25s_tokens(text: str) -> None:
     assert text_tokens(text) == tokenize([text])[0]
+    assert text_tokens(text) == tokenize([text])[0]  # now from the words remembered
+
+
+def test_text_tokens_tokenizes_new_words_together_and_remembers_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[str]] = []
+    real = lexical.tokenize
+
+    def counted(texts: Sequence[str]) -> list[list[str]]:
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(lexical, "tokenize", counted)
+    monkeypatch.setattr(lexical, "_known", {})
+    assert text_tokens("Regulators lifted the undertakings") == ["regul", "lift", "undertak"]
+    assert calls == [["regulators", "lifted", "the", "undertakings"]]
+    assert text_tokens("the undertakings were lifted") == ["undertak", "were", "lift"]
+    assert calls[1:] == [["were"]]
 
 
 def test_a_question_of_question_words_only_is_refused_not_an_error(answerer: Answerer) -> None:

@@ -56,6 +56,7 @@ def test_pack_keeps_each_sentences_tokens(tmp_path: Path) -> None:
     for i, want in enumerate(units):
         np.testing.assert_allclose(back[i] / token_match.SCALE, want, atol=0.5 / token_match.SCALE)
     assert token_match._unpack(path, 3, [2]).keys() == {2}  # read without the others
+    assert path in token_match._layouts  # where its sentences lie, remembered
     assert token_match._unpack(path, 4, [0]) == {}  # another article's sentence count
     assert token_match._unpack(tmp_path / "missing.npy", 3, [0]) == {}
     path.write_bytes(path.read_bytes()[:-10])  # cut short

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,18 +44,28 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
-@functools.lru_cache(maxsize=65536)
-def _word_tokens(word: str) -> tuple[str, ...]:
-    return tuple(tokenize([word])[0])
+# Words whose tokens are remembered; past this many the memory starts afresh.
+WORDS_KNOWN = 65536
+_known: dict[str, tuple[str, ...]] = {}
+_known_lock = threading.Lock()
 
 
 def text_tokens(text: str) -> list[str]:
     """``tokenize`` of one text, a remembered word at a time: words recur across questions, and
-    bm25s costs a tenth of a millisecond a call however short the text."""
-    words = _WORD.findall(text.lower())
-    if not words:
-        return list(_word_tokens(text))
-    return [t for w in words for t in _word_tokens(w)]
+    bm25s costs a tenth of a millisecond a call however short the text, so the words not yet
+    known are tokenized together, in one call."""
+    words = _WORD.findall(text.lower()) or [text]
+    with _known_lock:
+        known = {w: _known[w] for w in words if w in _known}
+    new = [w for w in dict.fromkeys(words) if w not in known]
+    if new:
+        made = dict(zip(new, map(tuple, tokenize(new)), strict=True))
+        known.update(made)
+        with _known_lock:
+            if len(_known) + len(made) > WORDS_KNOWN:
+                _known.clear()
+            _known.update(made)
+    return [t for w in words for t in known[w]]
 
 
 class LexicalIndex:

@@ -23,6 +23,7 @@ and right 0.797 -> 0.818 (docs/quality-history.md, round twenty).
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -48,6 +49,8 @@ SCALE = 127
 _Key = tuple[str, str, str, int]
 _cache: OrderedDict[_Key, NDArray[np.int8]] = OrderedDict()
 _lock = threading.Lock()
+# Where each of the ``CACHED`` token files read most lately keeps its sentences (``_layout``).
+_layouts: OrderedDict[Path, tuple[int, NDArray[np.int64], int]] = OrderedDict()
 
 
 def pack(sentences: Sequence[NDArray[np.float32]], dim: int) -> bytes:
@@ -61,34 +64,55 @@ def pack(sentences: Sequence[NDArray[np.float32]], dim: int) -> bytes:
     return buf.getvalue()
 
 
+def _layout(path: Path, sentences: int) -> tuple[int, NDArray[np.int64], int] | None:
+    """Where the token vectors of a stored file begin, each sentence's first byte among them (and
+    the end), and the width of a vector; None if the file is not one of ``sentences``."""
+    fmt = np.lib.format
+    with path.open("rb") as f:
+        counts = np.load(f)
+        if not isinstance(counts, np.ndarray):
+            return None
+        header = (
+            fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
+        )
+        shape, _, dtype = header(f)
+        if counts.shape != (sentences,) or dtype != np.int8 or shape[0] != counts.sum():
+            return None
+        return f.tell(), np.concatenate([[0], np.cumsum(counts)]) * shape[1], shape[1]
+
+
 def _unpack(path: Path, sentences: int, wanted: Sequence[int]) -> dict[int, NDArray[np.int8]]:
     """The stored token vectors of the ``wanted`` sentences of an article of ``sentences``, read
-    without the others; empty if the file is missing or is not such a file."""
-    fmt = np.lib.format
+    without the others; empty if the file is missing or is not such a file. Where each file's
+    sentences lie is remembered (the files never change: their names hold the content's hash)."""
     try:
-        with path.open("rb") as f:
-            counts = np.load(f)
-            if not isinstance(counts, np.ndarray):
+        with _lock:
+            layout = _layouts.get(path)
+            if layout is not None:
+                _layouts.move_to_end(path)
+        if layout is None:
+            layout = _layout(path, sentences)
+            if layout is None:
                 return {}
-            header = (
-                fmt.read_array_header_1_0
-                if fmt.read_magic(f) == (1, 0)
-                else fmt.read_array_header_2_0
-            )
-            shape, _, dtype = header(f)
-            at = f.tell()
-            if counts.shape != (sentences,) or dtype != np.int8 or shape[0] != counts.sum():
-                return {}
-            starts = np.concatenate([[0], np.cumsum(counts)]) * shape[1]
-            out = {}
+            with _lock:
+                _layouts[path] = layout
+                if len(_layouts) > CACHED:
+                    _layouts.popitem(last=False)
+        at, starts, width = layout
+        if starts.size != sentences + 1:
+            return {}
+        out = {}
+        fd = os.open(path, os.O_RDONLY)
+        try:
             for si in wanted:
-                f.seek(at + int(starts[si]))
                 size = int(starts[si + 1] - starts[si])
-                data = f.read(size)
+                data = os.pread(fd, size, at + int(starts[si]))
                 if len(data) != size:
                     return {}
-                out[si] = np.frombuffer(data, dtype=np.int8).reshape(-1, shape[1])
-            return out
+                out[si] = np.frombuffer(data, dtype=np.int8).reshape(-1, width)
+        finally:
+            os.close(fd)
+        return out
     except (OSError, ValueError, EOFError):
         return {}
 
