@@ -85,6 +85,10 @@ def texts(a: Answerer, rows: list[int]) -> list[str]:
         ("In what year did the war end?", "when"),
         ("Who is the chief executive?", "who"),
         ("Whose report was it?", "who"),
+        ("What's Nick Broughton's role at the trust?", "role"),
+        ("Which post does she hold?", "role"),
+        ("Who holds the post of chief executive?", "who"),
+        ("So is the job done?", "other"),
         ("What did the regulator lift?", "other"),
     ],
 )
@@ -112,6 +116,10 @@ def test_answer_types_must_be_new_to_the_question() -> None:
     assert has_new_answer("who", "The plan was drawn up by Jane Smith.", "Who drew up the plan?")
     assert not has_new_answer("who", "the plan was drawn up by her.", "Who drew up the plan?")
     assert not has_new_answer("other", "Anything at all 42.", "What is it?")
+    titled = "Anne Eden, regional director of the south east for NHS Improvement, said it."
+    assert has_new_answer("role", titled, "What is Anne Eden's job?")
+    assert not has_new_answer("role", titled, "Is Anne Eden the regional director?")
+    assert not has_new_answer("role", "The regulator lifted the undertakings.", "What's her role?")
 
 
 def test_a_count_counts_what_the_question_counts() -> None:
