@@ -77,6 +77,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind143", "blind144", "blind145"),
             *("blind148", "blind149", "blind150", "blind152"),
             *("blind155", "blind156", "blind157", "blind159", "blind160"),
+            *("blind161", "blind163", "blind166", "blind167"),
         )
     ]
     + [
@@ -162,6 +163,13 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind153", 1),
         answers_off_topic("blind154", 1),
         answers_off_topic("blind158", 1),
+        # Round twenty-one's eight, run once on round twenty's code and on its own: 12 of 160
+        # answered on both, 8 of them by a non-executive director of another trust asking about
+        # boards and regulation in general (blind168).
+        answers_off_topic("blind162", 2),
+        answers_off_topic("blind164", 1),
+        answers_off_topic("blind165", 1),
+        answers_off_topic("blind168", 8),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -416,6 +424,20 @@ def test_off_topic_questions_are_always_abstained(
         ("blind158/paraphrases.jsonl", 0.83, 0.81),
         ("blind159/paraphrases.jsonl", 0.85, 0.85),
         ("blind160/paraphrases.jsonl", 0.70, 0.60),
+        # Round twenty-one's, run once on round twenty's code and then with the role kind (not
+        # read): blind161 0.883 / 0.817 (both), blind162 0.917 / 0.883 (both), blind163 0.933 /
+        # 0.933 -> 0.950 / 0.950, blind164 0.833 / 0.467 -> 0.850 / 0.483, blind165 0.900 /
+        # 0.800 (both), blind166 0.850 / 0.800 (both), blind167 0.967 / 0.967 (both), blind168
+        # 0.867 / 0.817 (both). blind164's retired nurse asks in long chatty questions, whose
+        # right sentence is often refused for a low cosine.
+        ("blind161/paraphrases.jsonl", 0.86, 0.80),
+        ("blind162/paraphrases.jsonl", 0.90, 0.86),
+        ("blind163/paraphrases.jsonl", 0.93, 0.93),
+        ("blind164/paraphrases.jsonl", 0.83, 0.46),
+        ("blind165/paraphrases.jsonl", 0.88, 0.78),
+        ("blind166/paraphrases.jsonl", 0.83, 0.78),
+        ("blind167/paraphrases.jsonl", 0.95, 0.95),
+        ("blind168/paraphrases.jsonl", 0.85, 0.80),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -430,12 +452,13 @@ def test_paraphrases_of_the_bundled_article(
 
 def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> None:
     # Round twenty: P@1 7,966 and right 7,493 of the 9,294 before blind153 (round nineteen 7,709
-    # and 7,262); with blind153-blind160, 8,372 and 7,878 of 9,774.
+    # and 7,262); with blind153-blind160, 8,372 and 7,878 of 9,774. Round twenty-one's role kind:
+    # 8,410 and 7,914 of those; with blind161-blind168, 8,841 and 8,305 of 10,254.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 9774 and first >= 8345 and right >= 7850
+    assert total == 10254 and first >= 8815 and right >= 8280
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -449,7 +472,8 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,246 of 3,078 abstained (0.405; 1,243 before round twenty).
+    # Measured over every set: 1,385 of 3,398 abstained (0.408; round twenty 1,313 of 3,238,
+    # round twenty-one's change 1,314; 1,243 of 3,078 before round twenty).
     # Round fifteen: 591 -> 736 of the first 2,638 when a how-many question wanted a count of
     # what it counts, 1,060 when a how-much question about money wanted a sum and one about the
     # future a sentence that looks ahead; round seven's model 0.053.
@@ -491,7 +515,8 @@ def conversations(seed_index: Workspace) -> dict[str, dict[str, Any]]:
     # Round sixteen's conv39-conv40, run before and after its second change: 34, 41 (alone 17,
     # 26 before it, 26, 29 after). Round seventeen's conv41-conv42, run once on the code as it
     # was: 29, 47 (alone 22, 45). Round twenty's token match: 1,601 -> 1,651 in all; conv10,
-    # conv19, conv23 and conv35 fell by one to three (floors now 0.70, 0.51, 0.66, 0.73).
+    # conv19, conv23 and conv35 fell by one to three (floors now 0.70, 0.51, 0.66, 0.73). Round
+    # twenty-one's role kind: 1,655; conv16, conv29 and conv41 one more each.
     # Floors: the measurement less a question.
     [
         *(("conv1", 0.36), ("conv2", 0.66), ("conv3", 0.65), ("conv4", 0.66)),
@@ -518,11 +543,11 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
     conversations: dict[str, dict[str, Any]], bundled: dict[str, dict[str, Any]]
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
-    # a question about the report (followup.py). Measured: 1,651 of 2,520 right as
-    # conversations, 1,455 asked one by one (round nineteen: 1,601 and 1,345; round twenty's
-    # token match helped questions asked alone more; conv1-conv40: 1,014 of 2,400 before round
-    # sixteen read a lone question's "he" or "she" as the person its best sentence's article
-    # quotes, followup.quoted_person, 1,278 after).
+    # a question about the report (followup.py). Measured: 1,655 of 2,520 right as
+    # conversations, 1,455 asked one by one (round twenty 1,651 and 1,455; round nineteen: 1,601
+    # and 1,345; round twenty's token match helped questions asked alone more; conv1-conv40:
+    # 1,014 of 2,400 before round sixteen read a lone question's "he" or "she" as the person its
+    # best sentence's article quotes, followup.quoted_person, 1,278 after).
     def right(m: dict[str, Any]) -> int:
         return round(m["answered_right"] * m["answerable"])
 
