@@ -23,6 +23,7 @@ from trustbot.retrieve import (
     Hit,
     Retrieval,
     _spans,
+    _top,
     acronym_links,
     answer_near,
     candidates,
@@ -94,6 +95,14 @@ def texts(a: Answerer, rows: list[int]) -> list[str]:
 )
 def test_question_kind(question: str, kind: str) -> None:
     assert question_kind(question) == kind
+
+
+def test_top_takes_the_best_positive_scores_only() -> None:
+    scores = np.zeros(1000, dtype=np.float32)
+    scores[[3, 500, 999]] = [0.5, 2.0, 1.0]
+    assert sorted(_top(scores, 40).tolist()) == [3, 500, 999]  # fewer than k: every positive
+    assert sorted(_top(scores, 2).tolist()) == [500, 999]
+    assert _top(np.zeros(10, dtype=np.float32), 5).size == 0
 
 
 def has_new_answer(kind: str, sentence: str, question: str) -> bool:

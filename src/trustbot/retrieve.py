@@ -677,12 +677,13 @@ def _union(*rows: np.ndarray) -> np.ndarray:
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    # argpartition, not argsort: sorting a million scores costs ~100 ms a question.
-    k = min(k, scores.size)
-    if k == 0:
-        return np.zeros(0, dtype=np.int64)
-    top = np.argpartition(-scores, k - 1)[:k]
-    return top[scores[top] > 0]
+    """The rows of the ``k`` best positive scores, in no order. Partitioned among the positive
+    rows only: over a million rows (a question's words touch a few percent of them) that costs
+    0.3-0.6 ms against 6-7 ms for all of them, and sorting all costs ~100 ms."""
+    hit = np.flatnonzero(scores > 0)
+    if hit.size <= k:
+        return hit
+    return hit[np.argpartition(-scores[hit], k - 1)[:k]]
 
 
 # Per article (by identity): for each sentence, its paragraph's and its passage's (first, stop)
