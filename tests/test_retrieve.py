@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -567,17 +566,28 @@ def test_text_tokens_are_bm25s_tokens(text: str) -> None:
     assert text_tokens(text) == tokenize([text])[0]  # now from the words remembered
 
 
-def test_text_tokens_tokenizes_new_words_together_and_remembers_them(
+def test_text_tokens_are_bm25s_tokens_across_the_article(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexical, "_known", {})
+    root = Path(__file__).parents[1]
+    lines = (root / "corpus" / "southern-health.txt").read_text().splitlines()
+    questions = root / "tests" / "questions" / "blind164" / "paraphrases.jsonl"
+    lines += questions.read_text().splitlines()
+    for line in lines:
+        assert text_tokens(line) == tokenize([line])[0]
+
+
+def test_text_tokens_stems_new_words_together_and_remembers_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[list[str]] = []
-    real = lexical.tokenize
+    real = lexical._stemmer()
 
-    def counted(texts: Sequence[str]) -> list[list[str]]:
-        calls.append(list(texts))
-        return real(texts)
+    class Counted:
+        def stemWords(self, words: list[str]) -> list[str]:  # PyStemmer's name
+            calls.append(list(words))
+            return real.stemWords(words)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(lexical, "tokenize", counted)
+    monkeypatch.setattr(lexical, "_stemmer", Counted)
     monkeypatch.setattr(lexical, "_known", {})
     assert text_tokens("Regulators lifted the undertakings") == ["regul", "lift", "undertak"]
     assert calls == [["regulators", "lifted", "the", "undertakings"]]

@@ -288,16 +288,24 @@ def lacks_quantity(kind: str, sentence: str, question: str) -> bool:
     return _ASKS_MONEY.search(question) is not None and _MONEY.search(sentence) is None
 
 
+@functools.lru_cache(maxsize=1024)
+def _answer_pattern(kind: str, question: str) -> re.Pattern[str] | None:
+    """What answers a question of ``kind`` (once per question: it is asked for every candidate):
+    a date of the grain asked ("what year": a year), a number, a job title; None for names."""
+    pattern = {"number": _NUMBER, "count": _NUMBER, "when": _DATE, "role": _TITLE}.get(kind)
+    if kind == "when":
+        pattern = next((p for asks, p in _DATE_GRAIN if asks.search(question)), pattern)
+    return pattern
+
+
 def new_answers(kind: str, sentence: str, question: str) -> list[re.Match[str]]:
     """The names/dates/numbers of the asked ``kind`` in ``sentence`` that the question lacks
     (``where``: names, the nearest a regular expression gets to a place)."""
     if kind in ("who", "where"):
         return _new_names(sentence, question)
-    pattern = {"number": _NUMBER, "count": _NUMBER, "when": _DATE, "role": _TITLE}.get(kind)
+    pattern = _answer_pattern(kind, question)
     if pattern is None:
         return []
-    if kind == "when":
-        pattern = next((p for asks, p in _DATE_GRAIN if asks.search(question)), pattern)
     q = question.casefold()
     found = [m for m in _matches(pattern, sentence) if m.group(0).casefold() not in q]
     if kind == "count":
@@ -337,11 +345,10 @@ def _gaps(
     """For each match in ``found`` and each word of ``sentence`` starting with one of ``keys``:
     how many words the key word stands after the match or before it (the other is 0) and the
     word just before the match."""
-    starts, words = _words(sentence)
-    prefixes = tuple(keys)
-    hits = [i for i, w in enumerate(words) if w.startswith(prefixes)]
+    hits = _key_words(sentence, tuple(keys))
     if not hits:
         return
+    starts, words = _words(sentence)
     for m in found:
         first = bisect.bisect_left(starts, m.start())
         last = bisect.bisect_left(starts, m.end()) - 1
@@ -351,6 +358,12 @@ def _gaps(
                 yield i - last, 0, before
             elif i < first:
                 yield 0, first - i, before
+
+
+@functools.lru_cache(maxsize=8192)
+def _key_words(sentence: str, keys: tuple[str, ...]) -> tuple[int, ...]:
+    """Which words of ``sentence`` start with one of ``keys``."""
+    return tuple(i for i, w in enumerate(_words(sentence)[1]) if w.startswith(keys))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -419,17 +432,23 @@ def _expansions(question: str, articles: Iterable[StoredArticle]) -> list[tuple[
     phrases = [m.group(0) for m in _CAPITALISED_RUN.finditer(question)]
     if not acronyms and not phrases:
         return []  # nothing to expand: skip scanning every candidate article (~7 ms at 1M rows)
+    keys = [(phrase, _initials(phrase.split())) for phrase in phrases]
     pairs: dict[tuple[str, str], None] = {}
     for art in articles:
         links = acronym_links(art.body)
         for acronym in acronyms:
             for phrase in links.get(acronym, ()):
                 pairs[(acronym, phrase)] = None
-        for phrase in phrases:
-            key = _initials(phrase.split())
-            if key in links and re.search(rf"\b{re.escape(key)}\b", art.body):
+        for phrase, key in keys:
+            if key in links and _mentions(art.body, key):
                 pairs[(phrase, key)] = None
     return list(pairs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mentions(body: str, word: str) -> bool:
+    """Whether ``body`` holds ``word`` as a word."""
+    return re.search(rf"\b{re.escape(word)}\b", body) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -885,9 +904,13 @@ def _speaker_lexical(
     holds it for BM25, so it outranked the later paragraph that answers. Not when the question
     asks about nothing but the speaker ("Who is Nick Broughton?")."""
     owed = np.zeros(rows.size)
+    introducers: dict[int, frozenset[int]] = {}  # per article: the sentences naming a speaker
     for i, (art, si) in enumerate(located):
-        speakers = _spans(art)[3]  # cached per article; empty when it quotes no one
-        if not (speakers == si).any():
+        named = introducers.get(id(art))
+        if named is None:
+            # _spans is cached per article; its speakers are empty when it quotes no one.
+            named = introducers[id(art)] = frozenset(_spans(art)[3].tolist())
+        if si not in named:
             continue
         who = _speaker_tokens(art.text(si))
         naming = [t for t in terms if _names_speaker(t, who)]
@@ -994,7 +1017,7 @@ def rank(
         if len(hits) >= MAX_HITS:
             break
         r = int(cands.rows[i])
-        key = " ".join(index.text(r).casefold().split())
+        key = _plain(index.text(r))
         if key in seen:
             continue
         seen.add(key)
@@ -1005,6 +1028,12 @@ def rank(
     if cands.kind == "who" and hits:
         hits = _speaker_first(index, hits, cands.question)
     return hits
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain(text: str) -> str:
+    """``text`` case-folded, its spaces collapsed: sentences repeated in an article share it."""
+    return " ".join(text.casefold().split())
 
 
 # "Who said ...", "who has warned ...", "who is ...": the speaker is what the question asks for.
