@@ -78,6 +78,9 @@ def answers_off_topic(split: str, answered: int) -> Any:
             *("blind148", "blind149", "blind150", "blind152"),
             *("blind155", "blind156", "blind157", "blind159", "blind160"),
             *("blind161", "blind163", "blind166", "blind167"),
+            # Round twenty-two's eight, run once on round twenty-one's code: none answered.
+            *("blind169", "blind170", "blind171", "blind172", "blind173", "blind174"),
+            *("blind175", "blind176"),
         )
     ]
     + [
@@ -438,6 +441,18 @@ def test_off_topic_questions_are_always_abstained(
         ("blind166/paraphrases.jsonl", 0.83, 0.78),
         ("blind167/paraphrases.jsonl", 0.95, 0.95),
         ("blind168/paraphrases.jsonl", 0.85, 0.80),
+        # Round twenty-two's, run once on round twenty-one's code (its latency change answers
+        # identically) and not read: blind169 0.817 / 0.767, blind170 0.800 / 0.767, blind171
+        # 0.883 / 0.767, blind172 0.883 / 0.867, blind173 0.950 / 0.917, blind174 0.867 / 0.800,
+        # blind175 0.867 / 0.817, blind176 0.883 / 0.867.
+        ("blind169/paraphrases.jsonl", 0.80, 0.75),
+        ("blind170/paraphrases.jsonl", 0.78, 0.75),
+        ("blind171/paraphrases.jsonl", 0.86, 0.75),
+        ("blind172/paraphrases.jsonl", 0.86, 0.85),
+        ("blind173/paraphrases.jsonl", 0.93, 0.90),
+        ("blind174/paraphrases.jsonl", 0.85, 0.78),
+        ("blind175/paraphrases.jsonl", 0.85, 0.80),
+        ("blind176/paraphrases.jsonl", 0.86, 0.85),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -453,12 +468,13 @@ def test_paraphrases_of_the_bundled_article(
 def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> None:
     # Round twenty: P@1 7,966 and right 7,493 of the 9,294 before blind153 (round nineteen 7,709
     # and 7,262); with blind153-blind160, 8,372 and 7,878 of 9,774. Round twenty-one's role kind:
-    # 8,410 and 7,914 of those; with blind161-blind168, 8,841 and 8,305 of 10,254.
+    # 8,410 and 7,914 of those; with blind161-blind168, 8,841 and 8,305 of 10,254. With round
+    # twenty-two's blind169-blind176, 9,258 and 8,699 of 10,734.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 10254 and first >= 8815 and right >= 8280
+    assert total == 10734 and first >= 9232 and right >= 8674
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -472,8 +488,9 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,385 of 3,398 abstained (0.408; round twenty 1,313 of 3,238,
-    # round twenty-one's change 1,314; 1,243 of 3,078 before round twenty).
+    # Measured over every set: 1,449 of 3,558 abstained (0.407; round twenty-one 1,385 of 3,398,
+    # round twenty 1,313 of 3,238, round twenty-one's change 1,314; 1,243 of 3,078 before round
+    # twenty).
     # Round fifteen: 591 -> 736 of the first 2,638 when a how-many question wanted a count of
     # what it counts, 1,060 when a how-much question about money wanted a sum and one about the
     # future a sentence that looks ahead; round seven's model 0.053.
