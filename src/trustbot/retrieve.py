@@ -345,10 +345,11 @@ def _gaps(
     """For each match in ``found`` and each word of ``sentence`` starting with one of ``keys``:
     how many words the key word stands after the match or before it (the other is 0) and the
     word just before the match."""
-    hits = _key_words(sentence, tuple(keys))
+    starts, words = _words(sentence)
+    prefixes = tuple(keys)
+    hits = [i for i, w in enumerate(words) if w.startswith(prefixes)]
     if not hits:
         return
-    starts, words = _words(sentence)
     for m in found:
         first = bisect.bisect_left(starts, m.start())
         last = bisect.bisect_left(starts, m.end()) - 1
@@ -358,12 +359,6 @@ def _gaps(
                 yield i - last, 0, before
             elif i < first:
                 yield 0, first - i, before
-
-
-@functools.lru_cache(maxsize=8192)
-def _key_words(sentence: str, keys: tuple[str, ...]) -> tuple[int, ...]:
-    """Which words of ``sentence`` start with one of ``keys``."""
-    return tuple(i for i, w in enumerate(_words(sentence)[1]) if w.startswith(keys))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -440,15 +435,9 @@ def _expansions(question: str, articles: Iterable[StoredArticle]) -> list[tuple[
             for phrase in links.get(acronym, ()):
                 pairs[(acronym, phrase)] = None
         for phrase, key in keys:
-            if key in links and _mentions(art.body, key):
+            if key in links and re.search(rf"\b{re.escape(key)}\b", art.body):
                 pairs[(phrase, key)] = None
     return list(pairs)
-
-
-@functools.lru_cache(maxsize=4096)
-def _mentions(body: str, word: str) -> bool:
-    """Whether ``body`` holds ``word`` as a word."""
-    return re.search(rf"\b{re.escape(word)}\b", body) is not None
 
 
 # ---------------------------------------------------------------------------------------------
