@@ -81,6 +81,15 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # Round twenty-two's eight, run once on round twenty-one's code: none answered.
             *("blind169", "blind170", "blind171", "blind172", "blind173", "blind174"),
             *("blind175", "blind176"),
+            # Round twenty-three's eight, run once on round twenty-two's code (its change, questions
+            # asked in general about what should be done, answers them identically): 2 of 160
+            # answered (blind177, blind180).
+            *("blind178", "blind179", "blind181", "blind182", "blind183", "blind184"),
+            # Refused since round twenty-three as asked in general: "How often should an audit
+            # committee meet privately with the external auditor?", "What is the recommended
+            # approach to rotating the audit engagement partner?" (blind69), "Best practice for
+            # writing a D&O policy for a charity board?" (blind151).
+            *("blind69", "blind151"),
         )
     ]
     + [
@@ -122,7 +131,6 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind64", 1),
         answers_off_topic("blind66", 1),
         answers_off_topic("blind68", 4),
-        answers_off_topic("blind69", 2),
         answers_off_topic("blind71", 1),
         # And four of the last eight sets': "What is quantitative easing?" (blind74); three about
         # what the Care Quality Commission does, which the article names (blind79).
@@ -148,19 +156,20 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # Round fifteen's six sets, run once on the final code: 9 of 120 answered, 8 of them by a
         # care-home compliance officer comparing regulators (blind127); the ninth (blind125) is
         # refused since round twenty.
-        answers_off_topic("blind127", 8),
+        # Round twenty-three's rule for what should be done in general refuses 12 of those here:
+        # blind127 1, blind131 4, blind146 1, blind168 3 (blind69 2 and blind151 1 above).
+        answers_off_topic("blind127", 7),
         # Round fifteen's last session wrote six more, run first to test its changes: 7 of 120
         # answered, all by a non-executive director asking about NHS boards in general (blind131).
-        answers_off_topic("blind131", 7),
+        answers_off_topic("blind131", 3),
         # Round sixteen's second four: 3 of 80 answered, all by an NHS board secretary asking
         # about boards in general ("What is the recommended quorum for an NHS foundation trust
         # board of directors meeting?").
-        answers_off_topic("blind146", 3),
+        answers_off_topic("blind146", 2),
         # Round seventeen's six, run once on the code as it was (no change kept): 2 of 120
         # answered, "What is the role of the medical examiner in certifying deaths?" (blind147)
         # and "Best practice for writing a D&O policy for a charity board?" (blind151).
         answers_off_topic("blind147", 1),
-        answers_off_topic("blind151", 1),
         # Round twenty's eight, run once on round nineteen's code and on its own: 3 of 160
         # answered, the same number on both.
         answers_off_topic("blind153", 1),
@@ -172,7 +181,9 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind162", 2),
         answers_off_topic("blind164", 1),
         answers_off_topic("blind165", 1),
-        answers_off_topic("blind168", 8),
+        answers_off_topic("blind168", 5),
+        answers_off_topic("blind177", 1),
+        answers_off_topic("blind180", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -453,6 +464,18 @@ def test_off_topic_questions_are_always_abstained(
         ("blind174/paraphrases.jsonl", 0.85, 0.78),
         ("blind175/paraphrases.jsonl", 0.85, 0.80),
         ("blind176/paraphrases.jsonl", 0.86, 0.85),
+        # Round twenty-three's, run once on round twenty-two's code (its change answers them
+        # identically) and not read: blind177 0.883 / 0.867, blind178 0.900 / 0.883, blind179
+        # 0.767 / 0.600, blind180 0.867 / 0.833, blind181 0.867 / 0.817, blind182 0.667 / 0.633,
+        # blind183 0.883 / 0.833, blind184 0.867 / 0.800.
+        ("blind177/paraphrases.jsonl", 0.86, 0.85),
+        ("blind178/paraphrases.jsonl", 0.88, 0.86),
+        ("blind179/paraphrases.jsonl", 0.75, 0.58),
+        ("blind180/paraphrases.jsonl", 0.85, 0.81),
+        ("blind181/paraphrases.jsonl", 0.85, 0.80),
+        ("blind182/paraphrases.jsonl", 0.65, 0.61),
+        ("blind183/paraphrases.jsonl", 0.86, 0.81),
+        ("blind184/paraphrases.jsonl", 0.85, 0.78),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -469,12 +492,13 @@ def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> No
     # Round twenty: P@1 7,966 and right 7,493 of the 9,294 before blind153 (round nineteen 7,709
     # and 7,262); with blind153-blind160, 8,372 and 7,878 of 9,774. Round twenty-one's role kind:
     # 8,410 and 7,914 of those; with blind161-blind168, 8,841 and 8,305 of 10,254. With round
-    # twenty-two's blind169-blind176, 9,258 and 8,699 of 10,734.
+    # twenty-two's blind169-blind176, 9,258 and 8,699 of 10,734; with round twenty-three's
+    # blind177-blind184, 9,660 and 9,075 of 11,214.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 10734 and first >= 9232 and right >= 8674
+    assert total == 11214 and first >= 9634 and right >= 9050
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -488,7 +512,8 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,449 of 3,558 abstained (0.407; round twenty-one 1,385 of 3,398,
+    # Measured over every set: 1,517 of 3,718 abstained (0.408; round twenty-two 1,449 of 3,558,
+    # round twenty-one 1,385 of 3,398,
     # round twenty 1,313 of 3,238, round twenty-one's change 1,314; 1,243 of 3,078 before round
     # twenty).
     # Round fifteen: 591 -> 736 of the first 2,638 when a how-many question wanted a count of

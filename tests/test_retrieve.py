@@ -460,8 +460,15 @@ def test_a_news_report_never_answers_a_question_about_a_subject_in_general(
         "How is a trust's annual turnover usually worked out?",
         "What are the typical undertakings for a trust?",
         "Do regulators generally lift undertakings?",
+        # What should be done by anyone of a kind, since round twenty-three.
+        "How often should a trust board meet in public?",
+        "What is the recommended quorum for a trust board meeting?",
+        "What are good practices for board visits to wards?",
     )
     assert answerer.consider("What did the regulator lift at the trust?").confidence > 0
+    # What someone in the story says should be is a question about the story.
+    asked = "Who does the chief executive say the organisation should be fit for?"
+    assert answerer.consider(asked).confidence > 0
 
 
 def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_general(

@@ -139,8 +139,14 @@ def asks_advice(question: str) -> bool:
 # read sets (round fourteen): no question the article answers asks this way (0 of 6,174
 # paraphrases and chat questions), 90 of 1,900 off-topic questions do, 6 of the 36 the signals
 # answered. In sets not read: 0 of 1,920 answerable, 22 of 400 off-topic, 1 of 400 absent.
+# Round twenty-three added what should be done by anyone of a kind ("How often should a trust
+# board meet in public?", "What is the recommended quorum ...?", "best practice for ..."): 0 of
+# the read sets' paraphrases ask this way, 24 of their off-topic questions do.
 _IN_GENERAL = re.compile(
-    r"\bdifference\s+between\b|\b(?:usually|typical|typically|normally|generally)\b", re.I
+    r"\bdifference\s+between\b|\b(?:usually|typical|typically|normally|generally)\b"
+    r"|\b(?:should|must|ought\s+to)\s+(?:a|an|one|you|we)\b|\bthe\s+recommended\b"
+    r"|\b(?:best|good)\s+practices?\b",
+    re.I,
 )
 
 
