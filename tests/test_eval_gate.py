@@ -90,6 +90,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # approach to rotating the audit engagement partner?" (blind69), "Best practice for
             # writing a D&O policy for a charity board?" (blind151).
             *("blind69", "blind151"),
+            # Refused since round twenty-three as asking when something was founded of an article
+            # that tells of no founding: "When was the NHS founded?" and the like (blind71, and
+            # blind100's "When was the Care Quality Commission set up?"; blind63 1 of 2).
+            *("blind71", "blind100"),
         )
     ]
     + [
@@ -127,11 +131,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # subject in general. See docs/quality.md.
         answers_off_topic("blind57", 1),
         answers_off_topic("blind60", 2),
-        answers_off_topic("blind63", 2),
+        answers_off_topic("blind63", 1),
         answers_off_topic("blind64", 1),
         answers_off_topic("blind66", 1),
         answers_off_topic("blind68", 4),
-        answers_off_topic("blind71", 1),
         # And four of the last eight sets': "What is quantitative easing?" (blind74); three about
         # what the Care Quality Commission does, which the article names (blind79).
         answers_off_topic("blind74", 1),
@@ -145,7 +148,6 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # Round thirteen's eight sets, run once on the final code: 10 of 160 answered.
         answers_off_topic("blind97", 1),
         answers_off_topic("blind98", 2),
-        answers_off_topic("blind100", 2),
         answers_off_topic("blind101", 1),
         # Round fourteen's rule for questions about a subject in general ("What's the difference
         # between ...?", "How is materiality usually determined ...?") refuses 6 of those above
@@ -512,10 +514,10 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,517 of 3,718 abstained (0.408; round twenty-two 1,449 of 3,558,
-    # round twenty-one 1,385 of 3,398,
-    # round twenty 1,313 of 3,238, round twenty-one's change 1,314; 1,243 of 3,078 before round
-    # twenty).
+    # Measured over every set: 1,524 of 3,718 abstained (0.410; 1,516 before round twenty-three's
+    # rule for when-questions about an origin; round twenty-two 1,449 of 3,558, round twenty-one
+    # 1,385 of 3,398, round twenty 1,313 of 3,238, round twenty-one's change 1,314; 1,243 of
+    # 3,078 before round twenty).
     # Round fifteen: 591 -> 736 of the first 2,638 when a how-many question wanted a count of
     # what it counts, 1,060 when a how-much question about money wanted a sum and one about the
     # future a sentence that looks ahead; round seven's model 0.053.

@@ -503,6 +503,26 @@ def test_a_question_about_the_future_needs_a_sentence_that_looks_ahead(tmp_path:
     assert news.consider("When were the undertakings lifted at the trust?").confidence > 0
 
 
+def test_a_question_about_an_origin_needs_a_sentence_that_tells_of_one(tmp_path: Path) -> None:
+    emb = HashEmbedder()
+    regulator = parse_article(
+        "The regulator was set up in 2016 to oversee NHS trusts.", "regulator"
+    )
+    write_index(tmp_path / "regulator", [regulator], emb)
+    told = Answerer(load_index(tmp_path / "regulator", emb), emb)
+    assert told.consider("When was the regulator set up?").confidence > 0
+    write_index(tmp_path / "news", [NEWS], emb)
+    news = Answerer(load_index(tmp_path / "news", emb), emb)
+    # Its 2016s date undertakings and an inspection, not the founding of anything.
+    refused_by_a_rule(
+        news,
+        "When was the regulator set up?",
+        "What year was the trust founded?",
+        "when was the NHS established",
+    )
+    assert news.consider("When did the regulator say the trust made progress?").confidence > 0
+
+
 def test_the_rules_read_a_follow_up_as_typed(answerer: Answerer) -> None:
     # Searched with the previous question, "When was that?" holds "How do I ...", but it does
     # not ask for advice itself.

@@ -177,6 +177,25 @@ def asks_future(question: str) -> bool:
     return _ASKS_FUTURE.search(question) is not None
 
 
+# An origin: "When was the NHS founded?", "What year was the CQC set up?". Answered only by a
+# sentence that itself tells of one; the date of anything else is not the answer (round
+# twenty-three: 7 off-topic and 8 absent questions over every set ask this way, 1 paraphrase
+# asks when someone "started").
+_ORIGIN = r"\b(?:founded|set\s+up|established|created|formed|launched)\b"
+_ASKS_ORIGIN = re.compile(
+    rf"^\W*(?:when|what\s+year|which\s+year|in\s+what\s+year)\b[^?]*{_ORIGIN}", re.I
+)
+_TELLS_ORIGIN = re.compile(
+    r"\b(?:found(?:ed|ing|er|ers)?|set\s+up|establish\w*|creat\w*|form(?:ed|ation)|launch\w*)\b",
+    re.I,
+)
+
+
+def asks_origin(question: str) -> bool:
+    """Whether ``question`` asks when something was founded or set up (``_ASKS_ORIGIN``)."""
+    return _ASKS_ORIGIN.search(question) is not None
+
+
 # Per loaded article, as followup's speakers are: whether it ever says what is usual.
 @functools.lru_cache(maxsize=64)
 def speaks_in_general(art: StoredArticle) -> bool:
@@ -346,11 +365,15 @@ class Answerer:
         return decision
 
     def _beyond(self, question: str, retrieval: Retrieval) -> bool:
-        """A question about the future whose best sentence does not look ahead, or one asked
-        in general of an article that never speaks in general."""
+        """A question about the future whose best sentence does not look ahead, one about an
+        origin whose best sentence tells of none, or one asked in general of an article that
+        never speaks in general."""
         best, si = self.index.sentence(retrieval.hits[0].row)
-        return (asks_future(question) and not _LOOKS_AHEAD.search(best.text(si))) or (
-            asks_in_general(question) and not speaks_in_general(best)
+        text = best.text(si)
+        return (
+            (asks_future(question) and not _LOOKS_AHEAD.search(text))
+            or (asks_origin(question) and not _TELLS_ORIGIN.search(text))
+            or (asks_in_general(question) and not speaks_in_general(best))
         )
 
     def ask(
