@@ -85,6 +85,9 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # asked in general about what should be done, answers them identically): 2 of 160
             # answered (blind177, blind180).
             *("blind178", "blind179", "blind181", "blind182", "blind183", "blind184"),
+            # And its second eight, run once on its final code (and on a change it dropped): 3 of
+            # 160 answered (blind189 1, blind190 2).
+            *("blind185", "blind186", "blind187", "blind188", "blind191", "blind192"),
             # Refused since round twenty-three as asked in general: "How often should an audit
             # committee meet privately with the external auditor?", "What is the recommended
             # approach to rotating the audit engagement partner?" (blind69), "Best practice for
@@ -186,6 +189,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind168", 5),
         answers_off_topic("blind177", 1),
         answers_off_topic("blind180", 1),
+        answers_off_topic("blind189", 1),
+        answers_off_topic("blind190", 2),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -478,6 +483,18 @@ def test_off_topic_questions_are_always_abstained(
         ("blind182/paraphrases.jsonl", 0.65, 0.61),
         ("blind183/paraphrases.jsonl", 0.86, 0.81),
         ("blind184/paraphrases.jsonl", 0.85, 0.78),
+        # Its second eight, run once on its final code (and on a change it dropped) and not read:
+        # blind185 0.800 / 0.733, blind186 0.883 / 0.783, blind187 0.833 / 0.800, blind188 0.850 /
+        # 0.783, blind189 0.950 / 0.950, blind190 0.833 / 0.783, blind191 0.883 / 0.867, blind192
+        # 0.933 / 0.917.
+        ("blind185/paraphrases.jsonl", 0.78, 0.71),
+        ("blind186/paraphrases.jsonl", 0.86, 0.76),
+        ("blind187/paraphrases.jsonl", 0.81, 0.78),
+        ("blind188/paraphrases.jsonl", 0.83, 0.76),
+        ("blind189/paraphrases.jsonl", 0.93, 0.93),
+        ("blind190/paraphrases.jsonl", 0.81, 0.76),
+        ("blind191/paraphrases.jsonl", 0.86, 0.85),
+        ("blind192/paraphrases.jsonl", 0.91, 0.90),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -495,12 +512,13 @@ def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> No
     # and 7,262); with blind153-blind160, 8,372 and 7,878 of 9,774. Round twenty-one's role kind:
     # 8,410 and 7,914 of those; with blind161-blind168, 8,841 and 8,305 of 10,254. With round
     # twenty-two's blind169-blind176, 9,258 and 8,699 of 10,734; with round twenty-three's
-    # blind177-blind184, 9,660 and 9,075 of 11,214.
+    # blind177-blind184, 9,660 and 9,075 of 11,214; with its blind185-blind192, 10,078 and 9,472 of
+    # 11,694.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 11214 and first >= 9634 and right >= 9050
+    assert total == 11694 and first >= 10052 and right >= 9447
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -514,10 +532,10 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,524 of 3,718 abstained (0.410; 1,516 before round twenty-three's
-    # rule for when-questions about an origin; round twenty-two 1,449 of 3,558, round twenty-one
-    # 1,385 of 3,398, round twenty 1,313 of 3,238, round twenty-one's change 1,314; 1,243 of
-    # 3,078 before round twenty).
+    # Measured over every set: 1,589 of 3,878 abstained (0.410; of the 3,718 before blind185,
+    # 1,524, and 1,516 before round twenty-three's rule for when-questions about an origin;
+    # round twenty-two 1,449 of 3,558, round twenty-one 1,385 of 3,398, round twenty 1,313 of
+    # 3,238, round twenty-one's change 1,314; 1,243 of 3,078 before round twenty).
     # Round fifteen: 591 -> 736 of the first 2,638 when a how-many question wanted a count of
     # what it counts, 1,060 when a how-much question about money wanted a sum and one about the
     # future a sentence that looks ahead; round seven's model 0.053.
