@@ -9,7 +9,7 @@ import pytest
 
 from trustbot import lexical
 from trustbot.answer import SIGNALS, Answerer, confidence, signals
-from trustbot.corpus import parse_article
+from trustbot.corpus import Article, parse_article
 from trustbot.embed import HashEmbedder
 from trustbot.followup import Conversation
 from trustbot.lexical import text_tokens, tokenize
@@ -56,11 +56,16 @@ SPORT = parse_article(
 )
 
 
+def answerer_of(folder: Path, *articles: Article) -> Answerer:
+    """An answerer over an index of ``articles`` written in ``folder``."""
+    emb = HashEmbedder()
+    write_index(folder, list(articles), emb)
+    return Answerer(load_index(folder, emb), emb)
+
+
 @pytest.fixture
 def answerer(tmp_path: Path) -> Answerer:
-    emb = HashEmbedder()
-    write_index(tmp_path, [NEWS, SPORT], emb)
-    return Answerer(load_index(tmp_path, emb), emb)
+    return answerer_of(tmp_path, NEWS, SPORT)
 
 
 def one_article(tmp_path: Path, text: str) -> tuple[LoadedIndex, HashEmbedder]:
@@ -474,10 +479,8 @@ def test_a_news_report_never_answers_a_question_about_a_subject_in_general(
 def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_general(
     tmp_path: Path,
 ) -> None:
-    emb = HashEmbedder()
     owls = parse_article("Barn owls usually hunt at night over open fields and marshes.", "owls")
-    write_index(tmp_path, [NEWS, SPORT, owls], emb)
-    both = Answerer(load_index(tmp_path, emb), emb)
+    both = answerer_of(tmp_path, NEWS, SPORT, owls)
     decision = both.consider("When do barn owls usually hunt?")
     assert both.index.text(decision.retrieval.hits[0].row).startswith("Barn owls")
     assert decision.confidence > 0
@@ -485,42 +488,41 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
     refused_by_a_rule(both, "Do regulators generally lift undertakings?")
 
 
-def test_a_question_about_the_future_needs_a_sentence_that_looks_ahead(tmp_path: Path) -> None:
-    emb = HashEmbedder()
-    plans = parse_article("The remaining undertakings will be lifted next spring.", "plans")
-    write_index(tmp_path / "plans", [plans], emb)
-    ahead = Answerer(load_index(tmp_path / "plans", emb), emb)
-    assert ahead.consider("When will the remaining undertakings be lifted?").confidence > 0
-    write_index(tmp_path / "news", [NEWS], emb)
-    news = Answerer(load_index(tmp_path / "news", emb), emb)
-    # "has lifted several undertakings" says what happened, not when the rest will be.
-    refused_by_a_rule(
-        news,
-        "When will the remaining undertakings be lifted?",
-        "when is the regulator going to lift the undertakings",
-        "When are the undertakings expected to be lifted at the trust?",
-    )
-    assert news.consider("When were the undertakings lifted at the trust?").confidence > 0
-
-
-def test_a_question_about_an_origin_needs_a_sentence_that_tells_of_one(tmp_path: Path) -> None:
-    emb = HashEmbedder()
-    regulator = parse_article(
-        "The regulator was set up in 2016 to oversee NHS trusts.", "regulator"
-    )
-    write_index(tmp_path / "regulator", [regulator], emb)
-    told = Answerer(load_index(tmp_path / "regulator", emb), emb)
-    assert told.consider("When was the regulator set up?").confidence > 0
-    write_index(tmp_path / "news", [NEWS], emb)
-    news = Answerer(load_index(tmp_path / "news", emb), emb)
-    # Its 2016s date undertakings and an inspection, not the founding of anything.
-    refused_by_a_rule(
-        news,
-        "When was the regulator set up?",
-        "What year was the trust founded?",
-        "when was the NHS established",
-    )
-    assert news.consider("When did the regulator say the trust made progress?").confidence > 0
+@pytest.mark.parametrize(
+    ("says_so", "refused", "allowed"),
+    [
+        # The future: "has lifted several undertakings" says what happened, not when the rest
+        # will be.
+        (
+            "The remaining undertakings will be lifted next spring.",
+            (
+                "When will the remaining undertakings be lifted?",
+                "when is the regulator going to lift the undertakings",
+                "When are the undertakings expected to be lifted at the trust?",
+            ),
+            "When were the undertakings lifted at the trust?",
+        ),
+        # An origin: the report's 2016s date undertakings and an inspection, not the founding
+        # of anything.
+        (
+            "The regulator was set up in 2016 to oversee NHS trusts.",
+            (
+                "When was the regulator set up?",
+                "What year was the trust founded?",
+                "when was the NHS established",
+            ),
+            "When did the regulator say the trust made progress?",
+        ),
+    ],
+)
+def test_a_question_about_the_future_or_an_origin_needs_a_sentence_that_tells_of_it(
+    tmp_path: Path, says_so: str, refused: tuple[str, ...], allowed: str
+) -> None:
+    told = answerer_of(tmp_path / "told", parse_article(says_so, "told"))
+    assert told.consider(refused[0]).confidence > 0
+    news = answerer_of(tmp_path / "news", NEWS)
+    refused_by_a_rule(news, *refused)
+    assert news.consider(allowed).confidence > 0
 
 
 def test_the_rules_read_a_follow_up_as_typed(answerer: Answerer) -> None:
