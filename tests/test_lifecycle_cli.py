@@ -226,6 +226,9 @@ def test_watch_ingests_dropped_files_until_ctrl_c(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # Ctrl-C at a terminal: the suite may run where SIGINT is ignored (a shell's background
+        # job), and a process inherits that, so the watcher is given the default back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         (inbox / "owls.txt").write_text(OWLS, encoding="utf-8")
