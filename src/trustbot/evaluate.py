@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trustbot.errors import BadInput
+from trustbot.text import plain
 
 if TYPE_CHECKING:
     from trustbot.answer import Answerer
@@ -51,10 +52,6 @@ class EvalQuestion:
     source: str  # "file:line", for messages
 
 
-def _normal(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
 def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.casefold()))
 
@@ -63,7 +60,7 @@ def is_evidence(text: str, evidence: str) -> bool:
     """True if ``text`` is the evidence sentence: one contains the other, or they share at least
     half of the words of each (so a long sentence does not match a short one by containing it
     loosely)."""
-    a, b = _normal(text), _normal(evidence)
+    a, b = plain(text), plain(evidence)
     if a in b or b in a:
         return True
     wa, wb = _words(a), _words(b)
@@ -74,7 +71,7 @@ def is_evidence(text: str, evidence: str) -> bool:
 
 def is_hit(text: str, q: EvalQuestion) -> bool:
     """True if citing ``text`` answers ``q`` by the shared/eval rule."""
-    if q.answer is None or _normal(q.answer) not in _normal(text):
+    if q.answer is None or plain(q.answer) not in plain(text):
         return False
     return q.evidence is None or is_evidence(text, q.evidence)
 

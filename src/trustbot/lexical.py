@@ -52,9 +52,8 @@ _known_lock = threading.Lock()
 
 @functools.lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.tokenization import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
+    # The list ``tokenize``'s stopwords="en" stands for.
+    return frozenset(_bm25s().tokenization.STOPWORDS_EN)
 
 
 def text_tokens(text: str) -> list[str]:

@@ -29,6 +29,7 @@ from trustbot.passages import SPEECH_VERBS, speaker_phrase
 from trustbot.rerank import RERANK, Trees, reorder
 from trustbot.rerank import load as load_trees
 from trustbot.store import LoadedIndex, StoredArticle
+from trustbot.text import plain
 
 # How many sentences each side (dense, lexical) proposes before ranking. On xquad-r dev the right
 # sentence is among the 40 + 40 candidates for 99% of questions (606 of 612).
@@ -1006,7 +1007,7 @@ def rank(
         if len(hits) >= MAX_HITS:
             break
         r = int(cands.rows[i])
-        key = _plain(index.text(r))
+        key = plain(index.text(r))
         if key in seen:
             continue
         seen.add(key)
@@ -1017,12 +1018,6 @@ def rank(
     if cands.kind == "who" and hits:
         hits = _speaker_first(index, hits, cands.question)
     return hits
-
-
-@functools.lru_cache(maxsize=8192)
-def _plain(text: str) -> str:
-    """``text`` case-folded, its spaces collapsed: sentences repeated in an article share it."""
-    return " ".join(text.casefold().split())
 
 
 # "Who said ...", "who has warned ...", "who is ...": the speaker is what the question asks for.

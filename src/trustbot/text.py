@@ -67,6 +67,13 @@ _INNER_BOUNDARY = re.compile(r"[.!?…][\"”’')\]]*\s+\S")
 _LAST_WORD = re.compile(r"(?:^|[\s(\[“‘\"'])([A-Za-z]+)\.$")
 
 
+@functools.lru_cache(maxsize=8192)
+def plain(text: str) -> str:
+    """``text`` case-folded, its spaces collapsed: how the ranking's near-duplicate check and
+    the eval's evidence rule compare sentences (remembered: an article's sentences recur)."""
+    return " ".join(text.casefold().split())
+
+
 @functools.lru_cache(maxsize=1)
 def _segmenter() -> Any:
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
