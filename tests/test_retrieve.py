@@ -301,6 +301,16 @@ def test_a_title_before_a_known_name_is_not_a_name(answerer: Answerer) -> None:
     assert other.unknown_names == 1.0
 
 
+def test_the_first_word_of_a_later_sentence_is_not_a_name(answerer: Answerer) -> None:
+    # "Good or bad?" after a question: its first word is capitalised as every sentence's is. Taken
+    # for a name no indexed sentence holds, it made the question look like one about another story.
+    for question in ("What did Jane Smith find? Good or bad?", "Who said it. Bet he loved it!"):
+        assert retrieve(answerer.index, answerer.embedder, question).unknown_names == 0.0
+    # A name later in a sentence still counts: two of the four are unknown.
+    other = retrieve(answerer.index, answerer.embedder, "What did Jane Smith tell Boris Jones?")
+    assert other.unknown_names == 0.5
+
+
 def test_a_name_is_known_only_whole_or_give_or_take_an_ending(tmp_path: Path) -> None:
     # Sharing its first letters with an indexed word is enough for a term to count as present
     # (regulator/regulatory) but not for a name to be known: a question about Scandinavia is
