@@ -479,8 +479,13 @@ def test_a_news_report_never_answers_a_question_about_a_subject_in_general(
         "How often should a trust board meet in public?",
         "What is the recommended quorum for a trust board meeting?",
         "What are good practices for board visits to wards?",
+        # How a thing of a kind works, since round twenty-four.
+        "How is a trust's annual turnover calculated?",
+        "How does a foundation trust differ from an NHS trust?",
+        "What is the role of a regional director?",
     )
     assert answerer.consider("What did the regulator lift at the trust?").confidence > 0
+    assert answerer.consider("How is the trust doing, says the regulator?").confidence > 0
     # What someone in the story says should be is a question about the story.
     asked = "Who does the chief executive say the organisation should be fit for?"
     assert answerer.consider(asked).confidence > 0

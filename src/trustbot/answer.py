@@ -142,11 +142,16 @@ def asks_advice(question: str) -> bool:
 # Round twenty-three added what should be done by anyone of a kind ("How often should a trust
 # board meet in public?", "What is the recommended quorum ...?", "best practice for ..."): 0 of
 # the read sets' paraphrases ask this way, 24 of their off-topic questions do. An article saying
-# so ("best practice is ...") speaks in general too.
+# so ("best practice is ...") speaks in general too. Round twenty-four added how a thing of a kind
+# works ("How is a QALY calculated?", "How does capitation differ from ...?", "What is the role of
+# an overview and scrutiny committee?"): 62 off-topic and 2 absent questions over every set ask
+# this way, no paraphrase, chat turn, xquad-r or normans question does.
 _IN_GENERAL = re.compile(
     r"\bdifference\s+between\b|\b(?:usually|typical|typically|normally|generally)\b"
     r"|\b(?:should|must|ought\s+to)\s+(?:a|an|one|you|we)\b|\bthe\s+recommended\b"
-    r"|\b(?:best|good)\s+practices?\b",
+    r"|\b(?:best|good)\s+practices?\b"
+    r"|\bhow\s+(?:does|do|is|are)\b[^?.]*\b(?:works?|calculated|differs?|measured|determined)\b"
+    r"|\bwhat\s+is\s+the\s+(?:role|purpose|function)\s+of\s+an?\b",
     re.I,
 )
 
