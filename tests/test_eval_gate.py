@@ -93,6 +93,15 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # approach to rotating the audit engagement partner?" (blind69), "Best practice for
             # writing a D&O policy for a charity board?" (blind151).
             *("blind69", "blind151"),
+            # Refused since round twenty-four as asked in general, how a thing of a kind works: "How
+            # is a quality-adjusted life year calculated?" (blind24), "What is the role of an
+            # overview and scrutiny committee?" (blind56), "How does capitation differ from
+            # fee-for-service payment for doctors?" (blind63).
+            *("blind24", "blind56", "blind63"),
+            # Round twenty-four's eight, run once on round twenty-three's code before any change
+            # (its changes answer them identically): 8 of 160 answered (blind195 1, blind198 3,
+            # blind200 4).
+            *("blind193", "blind194", "blind196", "blind197", "blind199"),
             # Refused since round twenty-three as asking when something was founded of an article
             # that tells of no founding: "When was the NHS founded?" and the like (blind71, and
             # blind100's "When was the Care Quality Commission set up?"; blind63 1 of 2).
@@ -100,11 +109,6 @@ def answers_off_topic(split: str, answered: int) -> Any:
         )
     ]
     + [
-        # Round twenty's token match moved the best sentence of "How is a quality-adjusted life
-        # year calculated?" to "one of England's largest ... trusts", answered at confidence
-        # 0.28 against the threshold 0.274 (refused before); over every set 57 of 3,100 are
-        # answered, against 58 before it.
-        answers_off_topic("blind24", 1),
         # Issue 4's "always" is not met here: "How much is the minimum wage in England this
         # year?" is answered (confidence 0.30 against the threshold 0.27); England is named in
         # the article. Refitting abstention to refuse such questions costs far more than it
@@ -119,10 +123,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind46", 2),
         answers_off_topic("blind52", 1),
         # And two from the last four sets: "How much annual leave are NHS staff entitled to after
-        # ten years' service?" (blind54), "What is the role of an overview and scrutiny
-        # committee?" (blind56).
+        # ten years' service?" (blind54), and blind56's, refused since round twenty-four.
         answers_off_topic("blind54", 1),
-        answers_off_topic("blind56", 1),
         # Round ten's first sixteen sets found 23, many further from the story, on NHS or audit
         # matters in general: "Median NHS CEO salary?", "When was the National Health Service
         # founded?", "How cold does it get in the winter in the south of England?", "How is
@@ -131,13 +133,13 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # books would you recommend on accompanying the dying?", "What's the best way to get up to
         # speed on an NHS trust's annual accounts?") and are now refused as requests for advice,
         # and since round fourteen the materiality and palliative-care ones as questions about a
-        # subject in general. See docs/quality.md.
+        # subject in general. See docs/quality.md. Since round twenty-four blind63's capitation
+        # question and one of blind68's ("How does the NHS pension scheme work for nurses?") too.
         answers_off_topic("blind57", 1),
         answers_off_topic("blind60", 2),
-        answers_off_topic("blind63", 1),
         answers_off_topic("blind64", 1),
         answers_off_topic("blind66", 1),
-        answers_off_topic("blind68", 4),
+        answers_off_topic("blind68", 3),
         # And four of the last eight sets': "What is quantitative easing?" (blind74); three about
         # what the Care Quality Commission does, which the article names (blind79).
         answers_off_topic("blind74", 1),
@@ -191,6 +193,9 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind180", 1),
         answers_off_topic("blind189", 1),
         answers_off_topic("blind190", 2),
+        answers_off_topic("blind195", 1),
+        answers_off_topic("blind198", 3),
+        answers_off_topic("blind200", 4),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -495,6 +500,18 @@ def test_off_topic_questions_are_always_abstained(
         ("blind190/paraphrases.jsonl", 0.81, 0.76),
         ("blind191/paraphrases.jsonl", 0.86, 0.85),
         ("blind192/paraphrases.jsonl", 0.91, 0.90),
+        # Round twenty-four's, run once on round twenty-three's code before any change (its
+        # changes answer them identically) and not read: blind193 0.867 / 0.850, blind194 0.950 /
+        # 0.917, blind195 0.883 / 0.833, blind196 0.950 / 0.917, blind197 0.817 / 0.783, blind198
+        # 0.900 / 0.833, blind199 0.900 / 0.850, blind200 0.833 / 0.817.
+        ("blind193/paraphrases.jsonl", 0.85, 0.83),
+        ("blind194/paraphrases.jsonl", 0.93, 0.90),
+        ("blind195/paraphrases.jsonl", 0.86, 0.81),
+        ("blind196/paraphrases.jsonl", 0.93, 0.90),
+        ("blind197/paraphrases.jsonl", 0.80, 0.76),
+        ("blind198/paraphrases.jsonl", 0.88, 0.81),
+        ("blind199/paraphrases.jsonl", 0.88, 0.83),
+        ("blind200/paraphrases.jsonl", 0.81, 0.80),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -513,12 +530,13 @@ def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> No
     # 8,410 and 7,914 of those; with blind161-blind168, 8,841 and 8,305 of 10,254. With round
     # twenty-two's blind169-blind176, 9,258 and 8,699 of 10,734; with round twenty-three's
     # blind177-blind184, 9,660 and 9,075 of 11,214; with its blind185-blind192, 10,078 and 9,472 of
-    # 11,694.
+    # 11,694. Round twenty-four's names rule: 10,078 and 9,501 of those; with blind193-blind200,
+    # 10,504 and 9,909 of 12,174.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 11694 and first >= 10052 and right >= 9447
+    assert total == 12174 and first >= 10478 and right >= 9884
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -532,7 +550,9 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,589 of 3,878 abstained (0.410; of the 3,718 before blind185,
+    # Measured over every set: 1,653 of 4,038 abstained (0.409; of the 3,878 before blind193,
+    # 1,591, and 1,589 before round twenty-four's rule for how a thing works; of the 3,718 before
+    # blind185,
     # 1,524, and 1,516 before round twenty-three's rule for when-questions about an origin;
     # round twenty-two 1,449 of 3,558, round twenty-one 1,385 of 3,398, round twenty 1,313 of
     # 3,238, round twenty-one's change 1,314; 1,243 of 3,078 before round twenty).
