@@ -528,9 +528,18 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "When did the regulator say the trust made progress?",
         ),
+        # A duration: Jane Smith's quotation tells no time, so not how long she has led.
+        (
+            "Jane Smith has been the chief executive for three years.",
+            (
+                "How long has Jane Smith been the chief executive?",
+                "how long has jane smith been in charge",
+            ),
+            "How long has the trust had NHSI undertakings?",
+        ),
     ],
 )
-def test_a_question_about_the_future_or_an_origin_needs_a_sentence_that_tells_of_it(
+def test_a_question_about_the_future_an_origin_or_how_long_needs_a_sentence_that_tells_of_it(
     tmp_path: Path, says_so: str, refused: tuple[str, ...], allowed: str
 ) -> None:
     told = answerer_of(tmp_path / "told", parse_article(says_so, "told"))

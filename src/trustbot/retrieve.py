@@ -191,6 +191,19 @@ _DATE = re.compile(
     rf"{_YEAR}|\b(?:{_MONTHS}|{_DAYS}|spring|summer|autumn|winter|century|centuries|decade)\b",
     re.I,
 )
+# A span of time, beside a date or a number: what tells how long.
+_SPAN = re.compile(
+    r"\b(?:years?|months?|weeks?|days?|hours?|minutes?|since|until|ago|recent(?:ly)?|now"
+    r"|currently)\b",
+    re.I,
+)
+
+
+def tells_time(sentence: str) -> bool:
+    """Whether ``sentence`` tells a time: a date, a number or a span ("in recent years")."""
+    return any(p.search(sentence) for p in (_DATE, _NUMBER, _SPAN))
+
+
 # "What day/year/month ...?" asks for that grain of date: a year does not answer "what day".
 _DATE_GRAIN = (
     (
