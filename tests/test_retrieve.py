@@ -537,9 +537,18 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "How long has the trust had NHSI undertakings?",
         ),
+        # A date of the grain asked: "in 2016" is no month.
+        (
+            "The Care Quality Commission found problems with governance in March 2016.",
+            (
+                "In which month of 2016 did the Care Quality Commission find problems?",
+                "what day of the week did the Care Quality Commission find problems",
+            ),
+            "In what year did the Care Quality Commission find problems?",
+        ),
     ],
 )
-def test_a_question_about_the_future_an_origin_or_how_long_needs_a_sentence_that_tells_of_it(
+def test_a_question_needs_a_sentence_that_tells_the_future_an_origin_a_span_or_a_date(
     tmp_path: Path, says_so: str, refused: tuple[str, ...], allowed: str
 ) -> None:
     told = answerer_of(tmp_path / "told", parse_article(says_so, "told"))

@@ -383,7 +383,7 @@ class Answerer:
         """A question about the future whose best sentence does not look ahead, one about an
         origin whose best sentence tells of none, one asking how long whose best sentence tells
         no time, or one asked in general of an article that never speaks in general."""
-        from trustbot.retrieve import tells_time
+        from trustbot.retrieve import lacks_grain, tells_time
 
         best, si = self.index.sentence(retrieval.hits[0].row)
         text = best.text(si)
@@ -391,6 +391,7 @@ class Answerer:
             (asks_future(question) and not _LOOKS_AHEAD.search(text))
             or (asks_origin(question) and not _TELLS_ORIGIN.search(text))
             or (_ASKS_HOW_LONG.search(question) is not None and not tells_time(text))
+            or (retrieval.kind == "when" and lacks_grain(text, question))
             or (asks_in_general(question) and not speaks_in_general(best))
         )
 
