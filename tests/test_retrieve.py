@@ -546,6 +546,15 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "In what year did the Care Quality Commission find problems?",
         ),
+        # Who came before: Jane Smith's quotation names no one but her.
+        (
+            "Jane Smith replaced John Brown as the chief executive.",
+            (
+                "Who was the chief executive before Jane Smith?",
+                "who held the post before jane smith",
+            ),
+            "Who was the chief executive before the undertakings were lifted?",
+        ),
     ],
 )
 def test_a_question_needs_a_sentence_that_tells_the_future_an_origin_a_span_or_a_date(
