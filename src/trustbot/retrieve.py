@@ -179,6 +179,18 @@ _TITLE = re.compile(
     r"superintendent)s?\b",
     re.I,
 )
+# Who came before, or who holds a post: "Who was the chief executive before Nick Broughton?",
+# "Who chairs the trust's board?" (``lacks_someone``). Round twenty-four: 217 absent, 2
+# off-topic and 1 paraphrase question over every set ask who came before; 284 absent, 26
+# off-topic and 102 paraphrase questions who holds a post (the 52 read ones all answered by a name).
+_ASKS_SOMEONE = re.compile(
+    r"\bwho(?:m|se)?\b[^?]*\b(?:before|previous|previously|predecessors?|replaced|succeeded"
+    r"|preceded)\b|\b(?:previous|former|old)\s+(?:ceo|chief|chair|chairman|chairwoman|boss|head)\b"
+    r"|\bwho(?:'s|’s|\s+(?:is|was|are|were))\s+(?:(?:the|its|their|his|her)\s+)?"
+    r"(?:(?:current|new|present)\s+)?(?:" + _TITLE.pattern + r")"
+    r"|\bwho\s+(?:chairs|heads|leads|runs|chaired|headed|led|ran|directs|manages|managed)\b",
+    re.I,
+)
 _NUMBER = re.compile(
     r"[$£€¥]?\d(?:[\d,.]*\d)?(?:%|m|bn|k)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven"
     r"|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b",
@@ -310,6 +322,13 @@ def _answer_pattern(kind: str, question: str) -> re.Pattern[str] | None:
     if kind == "when":
         pattern = next((p for asks, p in _DATE_GRAIN if asks.search(question)), pattern)
     return pattern
+
+
+def lacks_someone(sentence: str, question: str) -> bool:
+    """True if ``question`` asks who came before or who holds a post (``_ASKS_SOMEONE``) and
+    ``sentence`` names no one the question does not: "Nick Broughton, who became chief
+    executive ..." names no predecessor, "... the departure of most its board" no chair."""
+    return _ASKS_SOMEONE.search(question) is not None and not _new_names(sentence, question)
 
 
 def lacks_grain(sentence: str, question: str) -> bool:
