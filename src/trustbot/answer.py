@@ -166,9 +166,12 @@ def asks_in_general(question: str) -> bool:
 # ahead"); a report of what happened does not say when what has not happened will. Read sets
 # (round fifteen): 0 of 5,934 paraphrases and chat questions ask this way, 130 of 1,798 absent
 # and 19 of 1,820 off-topic questions do; so does 1 of xquad-r's 1,190.
+# Round twenty-four added "when does NHSI expect/plan/hope ...": 29 absent and 1 off-topic
+# question over every set, no paraphrase or chat turn.
 _ASKS_FUTURE = re.compile(
     r"\bwhen\s+(?:will|would)\b"
     r"|\bwhen\s+(?:is|are)\b[^?]*\b(?:due|expect\w*|likely|going|gonna|set\s+to|next)\b"
+    r"|\bwhen\s+(?:do|does)\b[^?]*\b(?:expect\w*|plan\w*|intend\w*|hope\w*|anticipat\w*|aim\w*|likely)\b"
     r"|\bwhat\s+happens\s+next\b",
     re.I,
 )
