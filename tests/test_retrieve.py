@@ -538,15 +538,6 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "How long has the trust had NHSI undertakings?",
         ),
-        # A date of the grain asked: "in 2016" is no month.
-        (
-            "The Care Quality Commission found problems with governance in March 2016.",
-            (
-                "In which month of 2016 did the Care Quality Commission find problems?",
-                "what day of the week did the Care Quality Commission find problems",
-            ),
-            "In what year did the Care Quality Commission find problems?",
-        ),
         # Who came before: Jane Smith's quotation names no one but her.
         (
             "Jane Smith replaced John Brown as the chief executive.",

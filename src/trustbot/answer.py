@@ -385,10 +385,9 @@ class Answerer:
     def _beyond(self, question: str, retrieval: Retrieval) -> bool:
         """A question about the future whose best sentence does not look ahead, one about an
         origin whose best sentence tells of none, one asking how long whose best sentence tells
-        no time or a date of a grain it lacks, one asking who came before or who holds a post
-        whose best sentence names no one new, or one asked in general of an article that never
-        speaks in general."""
-        from trustbot.retrieve import lacks_grain, lacks_someone, tells_time
+        no time, one asking who came before or who holds a post whose best sentence names no one
+        new, or one asked in general of an article that never speaks in general."""
+        from trustbot.retrieve import lacks_someone, tells_time
 
         best, si = self.index.sentence(retrieval.hits[0].row)
         text = best.text(si)
@@ -396,7 +395,6 @@ class Answerer:
             (asks_future(question) and not _LOOKS_AHEAD.search(text))
             or (asks_origin(question) and not _TELLS_ORIGIN.search(text))
             or (_ASKS_HOW_LONG.search(question) is not None and not tells_time(text))
-            or (retrieval.kind == "when" and lacks_grain(text, question))
             or lacks_someone(text, question)
             or (asks_in_general(question) and not speaks_in_general(best))
         )

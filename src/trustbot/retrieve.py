@@ -331,14 +331,6 @@ def lacks_someone(sentence: str, question: str) -> bool:
     return _ASKS_SOMEONE.search(question) is not None and not _new_names(sentence, question)
 
 
-def lacks_grain(sentence: str, question: str) -> bool:
-    """True if ``question`` asks for a date of a grain ("what month", ``_DATE_GRAIN``) and
-    ``sentence`` holds none the question lacks: "the Mazars report in 2016" does not say in
-    which month of 2016 it was published."""
-    asks = any(grain.search(question) for grain, _ in _DATE_GRAIN)
-    return asks and not new_answers("when", sentence, question)
-
-
 def new_answers(kind: str, sentence: str, question: str) -> list[re.Match[str]]:
     """The names/dates/numbers of the asked ``kind`` in ``sentence`` that the question lacks
     (``where``: names, the nearest a regular expression gets to a place)."""
