@@ -184,8 +184,9 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind158", 1),
         # Round twenty-one's eight, run once on round twenty's code and on its own: 12 of 160
         # answered on both, 8 of them by a non-executive director of another trust asking about
-        # boards and regulation in general (blind168).
-        answers_off_topic("blind162", 2),
+        # boards and regulation in general (blind168); one of blind162's two refused since round
+        # twenty-four as a question about when someone expects something.
+        answers_off_topic("blind162", 1),
         answers_off_topic("blind164", 1),
         answers_off_topic("blind165", 1),
         answers_off_topic("blind168", 5),
@@ -550,8 +551,9 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,653 of 4,038 abstained (0.409; of the 3,878 before blind193,
-    # 1,591, and 1,589 before round twenty-four's rule for how a thing works; of the 3,718 before
+    # Measured over every set: 1,933 of 4,038 abstained (0.479; 1,653 before round twenty-four's
+    # rules for how long, who came before or holds a post, and when someone expects something; of
+    # the 3,878 before blind193, 1,856, and 1,589 before round twenty-four; of the 3,718 before
     # blind185,
     # 1,524, and 1,516 before round twenty-three's rule for when-questions about an origin;
     # round twenty-two 1,449 of 3,558, round twenty-one 1,385 of 3,398, round twenty 1,313 of
@@ -562,7 +564,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 2950 and abstained / total >= 0.39
+    assert total >= 2950 and abstained / total >= 0.47
 
 
 @pytest.fixture(scope="module")
