@@ -556,6 +556,16 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "Who is the chief executive of the trust?",
         ),
+        # Where it is based, or which places it serves: no sentence tells a place.
+        (
+            "The trust is based in Southampton and serves Hampshire.",
+            (
+                "Where is the trust based?",
+                "where is the trust's head office",
+                "Which counties does the trust serve?",
+            ),
+            "In which country is the trust based?",
+        ),
     ],
 )
 def test_a_question_is_answered_only_by_a_sentence_that_tells_what_it_asks(
