@@ -566,6 +566,16 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "In which country is the trust based?",
         ),
+        # How a group took the news: only Jane Smith speaks.
+        (
+            "The families of patients who died said they were angry at the decision.",
+            (
+                "What did the families of patients who died say about the decision?",
+                "how did the families react to the decision",
+                "Have the unions commented on the decision?",
+            ),
+            "What did the chief executive say about the findings?",
+        ),
     ],
 )
 def test_a_question_is_answered_only_by_a_sentence_that_tells_what_it_asks(

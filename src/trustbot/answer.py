@@ -378,9 +378,10 @@ class Answerer:
         """A question about the future whose best sentence does not look ahead, one about an
         origin whose best sentence tells of none, one asking how long whose best sentence tells
         no time, one asking who came before or who holds a post whose best sentence names no one
-        new, one asking where a thing is based whose best sentence tells no place, or one asked
-        in general of an article that never speaks in general."""
-        from trustbot.retrieve import lacks_place, lacks_someone, lacks_span
+        new, one asking where a thing is based whose best sentence tells no place, one asking
+        how a group took the news whose best paragraph does not have that group speak, or one
+        asked in general of an article that never speaks in general."""
+        from trustbot.retrieve import lacks_place, lacks_someone, lacks_span, lacks_voice
 
         best, si = self.index.sentence(retrieval.hits[0].row)
         text = best.text(si)
@@ -390,6 +391,7 @@ class Answerer:
             or lacks_span(text, question)
             or lacks_someone(text, question)
             or lacks_place(text, question)
+            or lacks_voice(_paragraph_text(self.index, retrieval.hits[0].row), question)
             or (asks_in_general(question) and not speaks_in_general(best))
         )
 
