@@ -518,6 +518,15 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "When were the undertakings lifted at the trust?",
         ),
+        # What would follow: "has lifted several undertakings" tells no condition.
+        (
+            "If the trust fails to meet the remaining undertakings, the regulator could step in.",
+            (
+                "What happens if the trust fails to meet the remaining undertakings?",
+                "what would the regulator do if the trust breaks the undertakings",
+            ),
+            "What happened to the undertakings at the trust?",
+        ),
         # An origin: the report's 2016s date undertakings and an inspection, not the founding
         # of anything.
         (

@@ -186,6 +186,26 @@ def asks_future(question: str) -> bool:
     return _ASKS_FUTURE.search(question) is not None
 
 
+# What would follow if something happened: "What happens if the trust fails to meet the remaining
+# undertakings?", "What penalties would it face if it broke them?". Answered only by a sentence
+# that tells a condition or what would follow; "The trust remains subject to some regulatory
+# undertakings ..." tells neither. Round twenty-five: 49 more absent questions over the bundled
+# sets refused, no right answer lost.
+_ASKS_CONSEQUENCE = re.compile(
+    r"\b(?:happens?|happened|would|could|might|can)\b[^?]*\bif\b[^?]*"
+    r"\b(?:fails?|failed|doesn[’']?t|does\s+not|didn[’']?t|did\s+not|don[’']?t|breaks?|broke"
+    r"|breach(?:es|ed)?|miss(?:es|ed)?|slips?|slipped)\b"
+    r"|\bwhat\s+if\b",
+    re.I,
+)
+_TELLS_CONSEQUENCE = re.compile(r"\b(?:if|unless|otherwise|would|could|will|might)\b", re.I)
+
+
+def asks_consequence(question: str) -> bool:
+    """Whether ``question`` asks what would follow if something happened."""
+    return _ASKS_CONSEQUENCE.search(question) is not None
+
+
 # An origin: "When was the NHS founded?", "What year was the CQC set up?". Answered only by a
 # sentence that itself tells of one; the date of anything else is not the answer (round
 # twenty-three: 7 off-topic and 8 absent questions over every set ask this way, 1 paraphrase
@@ -375,7 +395,8 @@ class Answerer:
         return decision
 
     def _beyond(self, question: str, retrieval: Retrieval) -> bool:
-        """A question about the future whose best sentence does not look ahead, one about an
+        """A question about the future whose best sentence does not look ahead, one asking what
+        would follow if something happened whose best sentence tells neither, one about an
         origin whose best sentence tells of none, one asking how long whose best sentence tells
         no time, one asking who came before or who holds a post whose best sentence names no one
         new, one asking where a thing is based whose best sentence tells no place, one asking
@@ -387,6 +408,7 @@ class Answerer:
         text = best.text(si)
         return (
             (asks_future(question) and not _LOOKS_AHEAD.search(text))
+            or (asks_consequence(question) and not _TELLS_CONSEQUENCE.search(text))
             or (asks_origin(question) and not _TELLS_ORIGIN.search(text))
             or lacks_span(text, question)
             or lacks_someone(text, question)
