@@ -515,6 +515,8 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
                 "when is the regulator going to lift the undertakings",
                 "When are the undertakings expected to be lifted at the trust?",
                 "When does the regulator expect to lift the remaining undertakings?",
+                "Is the regulator going to lift the remaining undertakings?",
+                "will the regulator lift the remaining undertakings soon",
             ),
             "When were the undertakings lifted at the trust?",
         ),

@@ -172,7 +172,12 @@ _ASKS_FUTURE = re.compile(
     r"\bwhen\s+(?:will|would)\b"
     r"|\bwhen\s+(?:is|are)\b[^?]*\b(?:due|expect\w*|likely|going|gonna|set\s+to|next)\b"
     r"|\bwhen\s+(?:do|does)\b[^?]*\b(?:expect\w*|plan\w*|intend\w*|hope\w*|anticipat\w*|aim\w*|likely)\b"
-    r"|\bwhat\s+happens\s+next\b",
+    r"|\bwhat\s+happens\s+next\b"
+    # Yes or no: "Is the trust going to merge?", "Will its rating go up now?"; not an obligation
+    # ("Will they have to get better at listening?"). Round twenty-five: 22 more absent questions
+    # over the bundled sets refused, no right answer lost.
+    r"|^\W*(?:will|shall|(?:is|are)\b[^?]*\b(?:going|gonna|due|set|likely|expected)\s+to)\b"
+    r"(?![^?]*\b(?:have\s+to|has\s+to|need\s+to|must)\b)",
     re.I,
 )
 # Not "plans" ("developing plans to implement" is what was done) nor "due" ("due to failings").
@@ -182,7 +187,8 @@ _LOOKS_AHEAD = re.compile(
 
 
 def asks_future(question: str) -> bool:
-    """Whether ``question`` asks when something yet to happen will (``_ASKS_FUTURE``)."""
+    """Whether ``question`` asks when or whether something yet to happen will
+    (``_ASKS_FUTURE``)."""
     return _ASKS_FUTURE.search(question) is not None
 
 
