@@ -599,6 +599,19 @@ def test_a_question_is_answered_only_by_a_sentence_that_tells_what_it_asks(
     assert news.consider(allowed).confidence > 0
 
 
+def test_who_had_it_done_is_answered_by_the_sentence_telling_so(tmp_path: Path) -> None:
+    index, emb = one_article(
+        tmp_path,
+        "The external review of the trust was written by Acme Consulting last year.\n\n"
+        "It was commissioned by the regulator in 2016.",
+    )
+    for q in ("Who asked for the external review of the trust?", "who ordered the review"):
+        assert index.text(retrieve(index, emb, q).hits[0].row).startswith("It was commissioned"), q
+    # Asked who wrote it, the sentence that says so stays first.
+    wrote = retrieve(index, emb, "Who wrote the external review of the trust?")
+    assert index.text(wrote.hits[0].row).startswith("The external review")
+
+
 def test_the_rules_read_a_follow_up_as_typed(answerer: Answerer) -> None:
     # Searched with the previous question, "When was that?" holds "How do I ...", but it does
     # not ask for advice itself.
