@@ -612,6 +612,19 @@ def test_who_had_it_done_is_answered_by_the_sentence_telling_so(tmp_path: Path) 
     assert index.text(wrote.hits[0].row).startswith("The external review")
 
 
+def test_who_had_it_done_is_refused_of_a_thing_the_sentence_does_not_name(
+    tmp_path: Path,
+) -> None:
+    story = parse_article(
+        "The Niche report found improvements at the trust in January.\n\n"
+        "This report was commissioned by the regulator in 2016.",
+        "story",
+    )
+    a = answerer_of(tmp_path, story)
+    assert a.consider("Who commissioned the Niche report?").confidence > 0
+    refused_by_a_rule(a, "Who commissioned the Mazars report?", "who paid for the Mazars report")
+
+
 def test_the_rules_read_a_follow_up_as_typed(answerer: Answerer) -> None:
     # Searched with the previous question, "When was that?" holds "How do I ...", but it does
     # not ask for advice itself.

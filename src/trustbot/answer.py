@@ -405,13 +405,22 @@ class Answerer:
         would follow if something happened whose best sentence tells neither, one about an
         origin whose best sentence tells of none, one asking how long whose best sentence tells
         no time, one asking who came before or who holds a post whose best sentence names no one
-        new, one asking where a thing is based whose best sentence tells no place, one asking
+        new, one asking who had a thing done whose best sentence (with the one before it, if it
+        opens "This ...") lacks a name the question holds, one asking where a thing is based
+        whose best sentence tells no place, one asking
         how a group took the news whose best paragraph does not have that group speak, or one
         asked in general of an article that never speaks in general."""
-        from trustbot.retrieve import lacks_place, lacks_someone, lacks_span, lacks_voice
+        from trustbot.retrieve import (
+            lacks_commissioned,
+            lacks_place,
+            lacks_someone,
+            lacks_span,
+            lacks_voice,
+        )
 
         best, si = self.index.sentence(retrieval.hits[0].row)
         text = best.text(si)
+        before = best.text(si - 1) if si > 0 else ""
         return (
             (asks_future(question) and not _LOOKS_AHEAD.search(text))
             or (asks_consequence(question) and not _TELLS_CONSEQUENCE.search(text))
@@ -419,6 +428,7 @@ class Answerer:
             or lacks_span(text, question)
             or lacks_someone(text, question)
             or lacks_place(text, question)
+            or lacks_commissioned(text, before, question)
             or lacks_voice(_paragraph_text(self.index, retrieval.hits[0].row), question)
             or (asks_in_general(question) and not speaks_in_general(best))
         )
