@@ -401,15 +401,13 @@ class Answerer:
         return decision
 
     def _beyond(self, question: str, retrieval: Retrieval) -> bool:
-        """A question about the future whose best sentence does not look ahead, one asking what
-        would follow if something happened whose best sentence tells neither, one about an
-        origin whose best sentence tells of none, one asking how long whose best sentence tells
-        no time, one asking who came before or who holds a post whose best sentence names no one
-        new, one asking who had a thing done whose best sentence (with the one before it, if it
-        opens "This ...") lacks a name the question holds, one asking where a thing is based
-        whose best sentence tells no place, one asking
-        how a group took the news whose best paragraph does not have that group speak, or one
-        asked in general of an article that never speaks in general."""
+        """Whether the best sentence cannot tell what ``question`` asks, whatever the signals:
+        the future, with no look ahead; what would follow if, with no condition; an origin, with
+        none told; how long, with no time; who came before or holds a post, naming no one new;
+        who had a thing done, lacking a name the question holds (read with the sentence before
+        it when it opens "This ..."); where a thing is based, with no place; how a group took
+        the news, with no one of it speaking in the paragraph; or a question asked in general,
+        of an article that never speaks in general."""
         from trustbot.retrieve import (
             lacks_commissioned,
             lacks_place,
