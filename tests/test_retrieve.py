@@ -587,6 +587,15 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "What did the chief executive say about the findings?",
         ),
+        # Whose death: no sentence names a patient.
+        (
+            "The inquiry followed the death of Connor Sparrowhawk, a patient, in 2013.",
+            (
+                "Which patient's death prompted the inquiry?",
+                "what were the names of the patients who died",
+            ),
+            "Which report found problems with governance?",
+        ),
     ],
 )
 def test_a_question_is_answered_only_by_a_sentence_that_tells_what_it_asks(

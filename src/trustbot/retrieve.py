@@ -278,6 +278,26 @@ _SPEAKS = re.compile(
     r"|reacted|responded|added|warned|claimed|stated|spoke|asked)\b",
     re.I,
 )
+# Whose death: "What were the names of the patients who died?", "Which patient's death prompted
+# the investigation?" (``lacks_person``). Told by a person's name: two or three title-case words,
+# none of them an organisation's ("Southern Health Foundation Trust" names no patient). Round
+# twenty-five: 66 more absent questions over the bundled sets refused, no right answer lost.
+_ASKS_VICTIM = re.compile(
+    r"\bnames?\s+of\s+(?:the\s+)?(?:\w+\s+)?(?:patients?|victims?|people|person|dead|deceased)\b"
+    r"|\b(?:which|what)\s+(?:\w+\s+)?(?:patient|person|victim)(?:['’]s)?\s+deaths?\b"
+    r"|\bwhich\s+(?:specific|individual)\s+patient"
+    r"|\bwhose\s+deaths?\s+(?:prompted|led|triggered|started|sparked|caused|first)\b"
+    r"|\bwho\s+(?:were|was)\s+the\s+(?:\w+\s+)?(?:patients?|victims?)\b",
+    re.I,
+)
+_PERSON = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+){1,2}\b")
+_NOT_A_PERSON = re.compile(
+    r"\b(?:trust|health|foundation|commission|improvement|care|quality|consulting|council|report"
+    r"|review|services?|hospitals?|university|department|ministry|agency|office|board|group|court"
+    r"|social|national|royal|nhs|england|southern|northern|eastern|western|street|road|house"
+    r"|cent(?:re|er)|company|limited)\b",
+    re.I,
+)
 # A capitalised word not opening the sentence, or a run of two or more capitalised words.
 _NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
 
@@ -424,6 +444,18 @@ def lacks_commissioned(sentence: str, before: str, question: str) -> bool:
         return False
     told = (f"{before} {sentence}" if _ANAPHOR.match(sentence) else sentence).casefold()
     return any(w.casefold() not in told for w in _NAME_WORD.findall(question))
+
+
+def lacks_person(sentence: str, question: str) -> bool:
+    """True if ``question`` asks whose death it was (``_ASKS_VICTIM``) and ``sentence`` names no
+    person the question does not."""
+    if _ASKS_VICTIM.search(question) is None:
+        return False
+    q = question.casefold()
+    return not any(
+        m.group(0).casefold() not in q and not _NOT_A_PERSON.search(m.group(0))
+        for m in _PERSON.finditer(sentence)
+    )
 
 
 def new_answers(kind: str, sentence: str, question: str) -> list[re.Match[str]]:
