@@ -106,6 +106,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # that tells of no founding: "When was the NHS founded?" and the like (blind71, and
             # blind100's "When was the Care Quality Commission set up?"; blind63 1 of 2).
             *("blind71", "blind100"),
+            # Round twenty-five's eight, run once on round twenty-four's code before any change
+            # (its changes answer them identically): 1 of 160 answered (blind202).
+            *("blind201", "blind203", "blind204", "blind205", "blind206", "blind207"),
+            "blind208",
         )
     ]
     + [
@@ -197,6 +201,7 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind195", 1),
         answers_off_topic("blind198", 3),
         answers_off_topic("blind200", 4),
+        answers_off_topic("blind202", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -513,6 +518,19 @@ def test_off_topic_questions_are_always_abstained(
         ("blind198/paraphrases.jsonl", 0.88, 0.81),
         ("blind199/paraphrases.jsonl", 0.88, 0.83),
         ("blind200/paraphrases.jsonl", 0.81, 0.80),
+        # Round twenty-five's eight, run once on round twenty-four's code before any change and
+        # after each, not read (blind204 and blind206 one more right since its rule for who had
+        # a thing done): blind201 0.783 / 0.600, blind202 0.867 / 0.867, blind203 0.767 / 0.717,
+        # blind204 0.833 / 0.833, blind205 0.867 / 0.817, blind206 0.800 / 0.767, blind207 0.800 /
+        # 0.750, blind208 0.850 / 0.800.
+        ("blind201/paraphrases.jsonl", 0.76, 0.58),
+        ("blind202/paraphrases.jsonl", 0.85, 0.85),
+        ("blind203/paraphrases.jsonl", 0.75, 0.70),
+        ("blind204/paraphrases.jsonl", 0.81, 0.81),
+        ("blind205/paraphrases.jsonl", 0.85, 0.80),
+        ("blind206/paraphrases.jsonl", 0.78, 0.75),
+        ("blind207/paraphrases.jsonl", 0.78, 0.73),
+        ("blind208/paraphrases.jsonl", 0.83, 0.78),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -532,12 +550,13 @@ def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> No
     # twenty-two's blind169-blind176, 9,258 and 8,699 of 10,734; with round twenty-three's
     # blind177-blind184, 9,660 and 9,075 of 11,214; with its blind185-blind192, 10,078 and 9,472 of
     # 11,694. Round twenty-four's names rule: 10,078 and 9,501 of those; with blind193-blind200,
-    # 10,504 and 9,909 of 12,174.
+    # 10,504 and 9,909 of 12,174. Round twenty-five: 10,515 and 9,918 of those; with
+    # blind201-blind208, 10,909 and 10,287 of 12,654.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 12174 and first >= 10478 and right >= 9884
+    assert total == 12654 and first >= 10883 and right >= 10262
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -551,7 +570,10 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
-    # Measured over every set: 1,933 of 4,038 abstained (0.479; 1,653 before round twenty-four's
+    # Round twenty-five's rules (where a thing is based, how a group took the news, what would
+    # follow if, whether something will, who had a thing done, whose death): 2,601 of 4,198 with
+    # blind201-blind208 (0.620; 84 of their 160 before, 105 after); of the 4,038 before, 2,496.
+    # Before them: 1,933 of 4,038 abstained (0.479; 1,653 before round twenty-four's
     # rules for how long, who came before or holds a post, and when someone expects something; of
     # the 3,878 before blind193, 1,856, and 1,589 before round twenty-four; of the 3,718 before
     # blind185,
@@ -564,7 +586,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 2950 and abstained / total >= 0.47
+    assert total >= 4198 and abstained / total >= 0.61
 
 
 @pytest.fixture(scope="module")
