@@ -274,8 +274,8 @@ _ASKS_VOICE = re.compile(
     re.I,
 )
 _SPEAKS = re.compile(
-    r"\b(?:said|says|say|told|tells|commented|welcomed|criticised|criticized|described|called"
-    r"|reacted|responded|added|warned|claimed|stated|spoke|asked)\b",
+    r"\b(?:" + "|".join(SPEECH_VERBS) + r"|say|commented|welcomed|criticised|criticized|described"
+    r"|called|reacted|responded|spoke|asked)\b",
     re.I,
 )
 # Who had a thing done: "Who asked for that report to be done?", "Who commissioned the review?".
