@@ -587,6 +587,15 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "What did the chief executive say about the findings?",
         ),
+        # Someone's past: Jane Smith's quotation tells only her post now.
+        (
+            "Before joining the trust, Jane Smith ran Acme Health Partners in Leeds.",
+            (
+                "What did Jane Smith do before joining the trust?",
+                "jane smith's previous job",
+            ),
+            "What did Jane Smith say about the findings?",
+        ),
         # Whose death: no sentence names a patient.
         (
             "The inquiry followed the death of Connor Sparrowhawk, a patient, in 2013.",
