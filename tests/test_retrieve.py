@@ -596,6 +596,15 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "What did Jane Smith say about the findings?",
         ),
+        # Which facility: no sentence names a hospital.
+        (
+            "The trust runs Moorgreen Hospital and Parklands Hospital.",
+            (
+                "Which hospitals does the trust run?",
+                "how many hospitals does the trust run",
+            ),
+            "What is the trust's annual turnover?",
+        ),
         # Whose death: no sentence names a patient.
         (
             "The inquiry followed the death of Connor Sparrowhawk, a patient, in 2013.",

@@ -406,11 +406,12 @@ class Answerer:
         none told; how long, with no time; who came before or holds a post, naming no one new;
         who had a thing done, lacking a name the question holds (read with the sentence before
         it when it opens "This ..."); where a thing is based, with no place; whose death it
-        was, naming no person; what someone did before, naming nothing new; how a group took the
-        news, with no one of it speaking in the paragraph; or a question asked in general, of an
-        article that never speaks in general."""
+        was, naming no person; what someone did before, naming nothing new; which hospitals or
+        sites, naming none; how a group took the news, with no one of it speaking in the
+        paragraph; or a question asked in general, of an article that never speaks in general."""
         from trustbot.retrieve import (
             lacks_commissioned,
+            lacks_facility,
             lacks_past,
             lacks_person,
             lacks_place,
@@ -431,6 +432,7 @@ class Answerer:
             or lacks_place(text, question)
             or lacks_person(text, question)
             or lacks_past(text, question)
+            or lacks_facility(text, question)
             or lacks_commissioned(text, before, question)
             or lacks_voice(_paragraph_text(self.index, retrieval.hits[0].row), question)
             or (asks_in_general(question) and not speaks_in_general(best))

@@ -307,6 +307,14 @@ _ASKS_PAST = re.compile(
     r"|\bwhere\s+did\b[^?]*\bwork\b[^?]*\bbefore\b",
     re.I,
 )
+# Which facility: "Which hospitals does Southern Health run?", "How many sites ...?"
+# (``lacks_facility``): told only by a sentence naming that kind of place. Round twenty-five: 81
+# more absent questions over the bundled sets refused, no right answer lost.
+_ASKS_FACILITY = re.compile(
+    r"\b(?:which|what|how\s+many)\s+(?:\w+\s+)?(?P<kind>hospital|site|ward|bed|clinic|unit"
+    r"|premises|building)s?\b",
+    re.I,
+)
 # Whose death: "What were the names of the patients who died?", "Which patient's death prompted
 # the investigation?" (``lacks_person``). Told by a person's name: two or three title-case words,
 # none of them an organisation's ("Southern Health Foundation Trust" names no patient). Round
@@ -482,6 +490,13 @@ def lacks_past(sentence: str, question: str) -> bool:
     return all(
         asked.intersection(_WORD.findall(m.group(0).casefold())) for m in _matches(_NAME, sentence)
     )
+
+
+def lacks_facility(sentence: str, question: str) -> bool:
+    """True if ``question`` asks which or how many hospitals, sites ... (``_ASKS_FACILITY``) and
+    ``sentence`` names none of that kind."""
+    asked = _ASKS_FACILITY.search(question)
+    return asked is not None and re.search(asked["kind"], sentence, re.I) is None
 
 
 def lacks_person(sentence: str, question: str) -> bool:
