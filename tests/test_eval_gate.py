@@ -572,8 +572,8 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
     # Round twenty-five's rules (where a thing is based, how a group took the news, what would
     # follow if, whether something will, who had a thing done, whose death, what someone did
-    # before): 2,712 of 4,198 with blind201-blind208 (0.646; 84 of their 160 before, 109 after);
-    # of the 4,038 before, 2,603.
+    # before, which hospitals): 2,793 of 4,198 with blind201-blind208 (0.665; 84 of their 160
+    # before, 114 after); of the 4,038 before, 2,679.
     # Before them: 1,933 of 4,038 abstained (0.479; 1,653 before round twenty-four's
     # rules for how long, who came before or holds a post, and when someone expects something; of
     # the 3,878 before blind193, 1,856, and 1,589 before round twenty-four; of the 3,718 before
@@ -587,7 +587,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 4198 and abstained / total >= 0.63
+    assert total >= 4198 and abstained / total >= 0.65
 
 
 @pytest.fixture(scope="module")
