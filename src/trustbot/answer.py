@@ -186,12 +186,6 @@ _LOOKS_AHEAD = re.compile(
 )
 
 
-def asks_future(question: str) -> bool:
-    """Whether ``question`` asks when or whether something yet to happen will
-    (``_ASKS_FUTURE``)."""
-    return _ASKS_FUTURE.search(question) is not None
-
-
 # What would follow if something happened: "What happens if the trust fails to meet the remaining
 # undertakings?", "What penalties would it face if it broke them?". Answered only by a sentence
 # that tells a condition or what would follow; "The trust remains subject to some regulatory
@@ -205,11 +199,6 @@ _ASKS_CONSEQUENCE = re.compile(
     re.I,
 )
 _TELLS_CONSEQUENCE = re.compile(r"\b(?:if|unless|otherwise|would|could|will|might)\b", re.I)
-
-
-def asks_consequence(question: str) -> bool:
-    """Whether ``question`` asks what would follow if something happened."""
-    return _ASKS_CONSEQUENCE.search(question) is not None
 
 
 # An origin: "When was the NHS founded?", "What year was the CQC set up?". Answered only by a
@@ -226,10 +215,13 @@ _TELLS_ORIGIN = re.compile(
     re.I,
 )
 
-
-def asks_origin(question: str) -> bool:
-    """Whether ``question`` asks when something was founded or set up (``_ASKS_ORIGIN``)."""
-    return _ASKS_ORIGIN.search(question) is not None
+# What a question asks, and what a sentence must say to answer it: the future, what would follow
+# if, an origin (``Answerer._beyond``).
+_ASKS_AND_TELLS = (
+    (_ASKS_FUTURE, _LOOKS_AHEAD),
+    (_ASKS_CONSEQUENCE, _TELLS_CONSEQUENCE),
+    (_ASKS_ORIGIN, _TELLS_ORIGIN),
+)
 
 
 # Per loaded article, as followup's speakers are: whether it ever says what is usual.
@@ -424,9 +416,7 @@ class Answerer:
         text = best.text(si)
         before = best.text(si - 1) if si > 0 else ""
         return (
-            (asks_future(question) and not _LOOKS_AHEAD.search(text))
-            or (asks_consequence(question) and not _TELLS_CONSEQUENCE.search(text))
-            or (asks_origin(question) and not _TELLS_ORIGIN.search(text))
+            any(asks.search(question) and not tells.search(text) for asks, tells in _ASKS_AND_TELLS)
             or lacks_span(text, question)
             or lacks_someone(text, question)
             or lacks_place(text, question)
