@@ -27,7 +27,7 @@ maximin operating point, not a rate picked in advance), among the thresholds tha
 every off-topic question. The script prints the weights, the
 threshold and the rates each set gets at it, beside those of a plain threshold on the best
 sentence's cosine chosen by the same rule, ready to paste into ``answer.py``. A question asking
-for advice (``answer.asks_advice``) is scored 0, as the product scores it, before the threshold
+for advice (``asks.asks_advice``) is scored 0, as the product scores it, before the threshold
 is chosen; it stays in the regression's data.
 """
 
@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from trustbot.answer import SIGNALS, asks_advice, signals
+from trustbot.answer import SIGNALS, signals
+from trustbot.asks import asks_advice
 from trustbot.embed import make_embedder
 from trustbot.evaluate import read_questions
 from trustbot.retrieve import Retrieval, candidates, rank

@@ -111,129 +111,6 @@ SIGNAL_WEIGHTS = (2.821, 1.468, -1.610, -3.045, 3.168, -3.092)
 SIGNAL_BIAS = -5.148
 ANSWER_THRESHOLD = 0.2739
 
-# Advice: "How do I complain?", "Where can I get help?", "Should I worry?", "What would you
-# recommend?". A news report tells what happened; it does not advise its reader, so such a
-# question is never answered. No answerable question in any set asks this way (0 of 6,260: every
-# bundled paraphrase set to blind80, xquad-r dev and holdout, squad2-normans); 329 of 1,660
-# off-topic questions and 8 of 1,638 absent ones do. Not "Can I ask who ...?", a courtesy before
-# a question about the story.
-_ADVICE = re.compile(
-    r"\b(?:how|where|what|who|when|which)\b(?:\s+[\w'’]+){0,3}?\s+(?:do|can|could|should|must)\s+i\b"
-    r"|^\W*should\s+i\b"
-    # A recommendation asked of the bot ("Can you suggest ...?", "What would you recommend?"), not
-    # of the story ("What did the review recommend?"), and "the best way to ...".
-    r"|\byou\s+(?:please\s+)?(?:would\s+)?(?:recommend|suggest|advise)\b|\bbest\s+way\s+(?:to|of)\b",
-    re.I,
-)
-
-
-def asks_advice(question: str) -> bool:
-    """Whether ``question`` asks for advice (``_ADVICE``): never answered, whatever the signals."""
-    return _ADVICE.search(question) is not None
-
-
-# Knowledge in general: "What's the difference between an NHS trust and a foundation trust?",
-# "How is materiality usually determined?". A news report tells what happened to whom; it does not
-# define terms or say what is usual, so such a question is not answered from one
-# (``speaks_in_general``). Found in the
-# read sets (round fourteen): no question the article answers asks this way (0 of 6,174
-# paraphrases and chat questions), 90 of 1,900 off-topic questions do, 6 of the 36 the signals
-# answered. In sets not read: 0 of 1,920 answerable, 22 of 400 off-topic, 1 of 400 absent.
-# Round twenty-three added what should be done by anyone of a kind ("How often should a trust
-# board meet in public?", "What is the recommended quorum ...?", "best practice for ..."): 0 of
-# the read sets' paraphrases ask this way, 24 of their off-topic questions do. An article saying
-# so ("best practice is ...") speaks in general too. Round twenty-four added how a thing of a kind
-# works ("How is a QALY calculated?", "How does capitation differ from ...?", "What is the role of
-# an overview and scrutiny committee?"): 62 off-topic and 2 absent questions over every set ask
-# this way, no paraphrase, chat turn, xquad-r or normans question does.
-_IN_GENERAL = re.compile(
-    r"\bdifference\s+between\b|\b(?:usually|typical|typically|normally|generally)\b"
-    r"|\b(?:should|must|ought\s+to)\s+(?:a|an|one|you|we)\b|\bthe\s+recommended\b"
-    r"|\b(?:best|good)\s+practices?\b"
-    r"|\bhow\s+(?:does|do|is|are)\b[^?.]*\b(?:works?|calculated|differs?|measured|determined)\b"
-    r"|\bwhat\s+is\s+the\s+(?:role|purpose|function)\s+of\s+an?\b",
-    re.I,
-)
-
-
-def asks_in_general(question: str) -> bool:
-    """Whether ``question`` asks about a subject in general (``_IN_GENERAL``)."""
-    return _IN_GENERAL.search(question) is not None
-
-
-# The future: "When will the remaining undertakings be lifted?", "When is the next inspection
-# due?". Answered only by a sentence that itself looks ahead ("there will be further challenges
-# ahead"); a report of what happened does not say when what has not happened will. Read sets
-# (round fifteen): 0 of 5,934 paraphrases and chat questions ask this way, 130 of 1,798 absent
-# and 19 of 1,820 off-topic questions do; so does 1 of xquad-r's 1,190.
-# Round twenty-four added "when does NHSI expect/plan/hope ...": 29 absent and 1 off-topic
-# question over every set, no paraphrase or chat turn.
-_ASKS_FUTURE = re.compile(
-    r"\bwhen\s+(?:will|would)\b"
-    r"|\bwhen\s+(?:is|are)\b[^?]*\b(?:due|expect\w*|likely|going|gonna|set\s+to|next)\b"
-    r"|\bwhen\s+(?:do|does)\b[^?]*\b(?:expect\w*|plan\w*|intend\w*|hope\w*|anticipat\w*|aim\w*|likely)\b"
-    r"|\bwhat\s+happens\s+next\b"
-    # Yes or no: "Is the trust going to merge?", "Will its rating go up now?"; not an obligation
-    # ("Will they have to get better at listening?"). Round twenty-five: 22 more absent questions
-    # over the bundled sets refused, no right answer lost.
-    r"|^\W*(?:will|shall|(?:is|are)\b[^?]*\b(?:going|gonna|due|set|likely|expected)\s+to)\b"
-    r"(?![^?]*\b(?:have\s+to|has\s+to|need\s+to|must)\b)",
-    re.I,
-)
-# Not "plans" ("developing plans to implement" is what was done) nor "due" ("due to failings").
-_LOOKS_AHEAD = re.compile(
-    r"\b(?:will|would|shall|expected|expects|next|future|ahead|soon|going\s+to|set\s+to)\b", re.I
-)
-
-
-# What would follow if something happened: "What happens if the trust fails to meet the remaining
-# undertakings?", "What penalties would it face if it broke them?". Answered only by a sentence
-# that tells a condition or what would follow; "The trust remains subject to some regulatory
-# undertakings ..." tells neither. Round twenty-five: 49 more absent questions over the bundled
-# sets refused, no right answer lost.
-_ASKS_CONSEQUENCE = re.compile(
-    r"\b(?:happens?|happened|would|could|might|can)\b[^?]*\bif\b[^?]*"
-    r"\b(?:fails?|failed|doesn[’']?t|does\s+not|didn[’']?t|did\s+not|don[’']?t|breaks?|broke"
-    r"|breach(?:es|ed)?|miss(?:es|ed)?|slips?|slipped)\b"
-    r"|\bwhat\s+if\b",
-    re.I,
-)
-_TELLS_CONSEQUENCE = re.compile(r"\b(?:if|unless|otherwise|would|could|will|might)\b", re.I)
-
-
-# An origin: "When was the NHS founded?", "What year was the CQC set up?". Answered only by a
-# sentence that itself tells of one; the date of anything else is not the answer (round
-# twenty-three: 7 off-topic and 8 absent questions over every set ask this way, 1 paraphrase
-# asks when someone "started").
-_ASKS_ORIGIN = re.compile(
-    r"^\W*(?:when|what\s+year|which\s+year|in\s+what\s+year)\b[^?]*"
-    r"\b(?:founded|set\s+up|established|created|formed|launched)\b",
-    re.I,
-)
-_TELLS_ORIGIN = re.compile(
-    r"\b(?:found(?:ed|ing|er|ers)?|set\s+up|establish\w*|creat\w*|form(?:ed|ation)|launch\w*)\b",
-    re.I,
-)
-
-# What a question asks, and what a sentence must say to answer it: the future, what would follow
-# if, an origin (``Answerer._beyond``).
-_ASKS_AND_TELLS = (
-    (_ASKS_FUTURE, _LOOKS_AHEAD),
-    (_ASKS_CONSEQUENCE, _TELLS_CONSEQUENCE),
-    (_ASKS_ORIGIN, _TELLS_ORIGIN),
-)
-
-
-# Per loaded article, as followup's speakers are: whether it ever says what is usual.
-@functools.lru_cache(maxsize=64)
-def speaks_in_general(art: StoredArticle) -> bool:
-    """Whether ``art`` itself speaks in general (``_IN_GENERAL``). An encyclopedia's article
-    does ("Function problems can typically be restated ..."), and a question asked in general
-    about it may be answered: refusing them all cost xquad-r dev 8 of its 612 questions
-    (answered 0.962 -> 0.949, below issue 4's 0.95); a news report like the bundled one does
-    not, and is never taken to answer one."""
-    return _IN_GENERAL.search(art.body) is not None
-
 
 # Composition: a further sentence is cited beside the best one when the ranker gives it at least
 # this probability of being the answer. The ranker's softmax is fitted as that probability and is
@@ -267,7 +144,7 @@ def signals(index: LoadedIndex, retrieval: Retrieval) -> list[float]:
     ("How many patients died?" asked of a story that never counts them), or a how-much question
     about money whose best sentence names no sum ("How much did the review cost?").
     """
-    from trustbot.retrieve import lacks_quantity
+    from trustbot.asks import lacks_quantity
 
     top, kind = retrieval.hits[0], retrieval.kind
     paragraph = _paragraph_text(index, top.row).casefold()
@@ -368,6 +245,7 @@ class Answerer:
         a ``conversation``, a follow-up is read with what came before, and a "he" or "she" that
         nothing before explains is read as the person the best sentence's article quotes
         (followup.py)."""
+        from trustbot.asks import asks_advice
         from trustbot.followup import lone_reading
         from trustbot.retrieve import retrieve
 
@@ -393,40 +271,17 @@ class Answerer:
         return decision
 
     def _beyond(self, question: str, retrieval: Retrieval) -> bool:
-        """Whether the best sentence cannot tell what ``question`` asks, whatever the signals:
-        the future, with no look ahead; what would follow if, with no condition; an origin, with
-        none told; how long, with no time; who came before or holds a post, naming no one new;
-        who had a thing done, lacking a name the question holds (read with the sentence before
-        it when it opens "This ..."); where a thing is based, with no place; whose death it
-        was, naming no person; what someone did before, naming nothing new; which hospitals or
-        sites, naming none; how a group took the news, with no one of it speaking in the
-        paragraph; or a question asked in general, of an article that never speaks in general."""
-        from trustbot.retrieve import (
-            lacks_commissioned,
-            lacks_facility,
-            lacks_past,
-            lacks_person,
-            lacks_place,
-            lacks_someone,
-            lacks_span,
-            lacks_voice,
-        )
+        """Whether the best sentence cannot tell what ``question`` asks, whatever the signals
+        (``asks.untold``), or the question is asked in general of an article that never speaks
+        in general."""
+        from trustbot.asks import asks_in_general, speaks_in_general, untold
 
-        best, si = self.index.sentence(retrieval.hits[0].row)
-        text = best.text(si)
+        row = retrieval.hits[0].row
+        best, si = self.index.sentence(row)
         before = best.text(si - 1) if si > 0 else ""
-        return (
-            any(asks.search(question) and not tells.search(text) for asks, tells in _ASKS_AND_TELLS)
-            or lacks_span(text, question)
-            or lacks_someone(text, question)
-            or lacks_place(text, question)
-            or lacks_person(text, question)
-            or lacks_past(text, question)
-            or lacks_facility(text, question)
-            or lacks_commissioned(text, before, question)
-            or lacks_voice(_paragraph_text(self.index, retrieval.hits[0].row), question)
-            or (asks_in_general(question) and not speaks_in_general(best))
-        )
+        return untold(
+            question, best.text(si), before, lambda: _paragraph_text(self.index, row)
+        ) or (asks_in_general(question) and not speaks_in_general(best))
 
     def ask(
         self, question: str, top_k: int = 3, conversation: Conversation | None = None
