@@ -95,10 +95,27 @@ def texts(a: Answerer, rows: list[int]) -> list[str]:
         ("Who holds the post of chief executive?", "who"),
         ("So is the job done?", "other"),
         ("What did the regulator lift?", "other"),
+        # Asked which body, the answer is a name too.
+        ("Which regulator has eased some of the conditions?", "who"),
+        ("Which oversight body put those conditions on the trust?", "who"),
+        ("What regulatory undertakings remain?", "other"),
     ],
 )
 def test_question_kind(question: str, kind: str) -> None:
     assert question_kind(question) == kind
+
+
+def test_which_body_did_it_is_answered_by_the_body_next_to_the_verb(tmp_path: Path) -> None:
+    index, emb = one_article(
+        tmp_path,
+        "NHS Improvement has lifted several undertakings at the trust.\n\n"
+        "The trust remains subject to some regulatory undertakings on governance.",
+    )
+    cands = candidates(index, emb, "Which regulator has eased some of the undertakings?")
+    agent = cands.features[:, FEATURES.index("agent")]
+    by_row = dict(zip(cands.rows.tolist(), agent.tolist(), strict=True))
+    assert cands.kind == "who"
+    assert by_row == {0: 1.0, 1: 0.0}
 
 
 def test_top_takes_the_best_positive_scores_only() -> None:

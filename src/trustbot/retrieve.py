@@ -148,7 +148,17 @@ _KIND_PATTERNS = (
             re.I,
         ),
     ),
-    ("who", re.compile(r"\bwho(?:m|se)?\b|\b(?:what|which)\s+(?:person|people|man|woman)\b", re.I)),
+    # "Which regulator has lifted ...?", "Which body put those conditions on the trust?": a name
+    # answers these too.
+    (
+        "who",
+        re.compile(
+            r"\bwho(?:m|se)?\b|\b(?:what|which)\s+(?:person|people|man|woman)\b"
+            r"|\b(?:what|which)\s+(?:\w+\s+)?(?:organi[sz]ation|body|authority|regulator|agency"
+            r"|watchdog|firm|company|consultancy|institution)s?\b",
+            re.I,
+        ),
+    ),
     # "What's Nick Broughton's role?", "which post does she hold": the answer is a job title.
     (
         "role",
