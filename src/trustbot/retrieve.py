@@ -217,8 +217,8 @@ _DATE_GRAIN = (
 # Who had a thing done: "Who asked for that report to be done?", "Who commissioned the review?".
 # Answered by a sentence telling of commissioning (``_commissioner_first``: round twenty-five, 11
 # more right answers over the bundled sets, 2 in blind201-208, 2 more in the chats, nothing lost)
-# that names what the question names (``asks.lacks_commissioned``: 111 more absent questions refused,
-# no right answer lost). xquad-r and normans unchanged by either.
+# that names what the question names (``asks.lacks_commissioned``: 111 more absent questions
+# refused, no right answer lost). xquad-r and normans unchanged by either.
 _ASKS_COMMISSION = re.compile(
     r"\bwho(?:\s+(?:has|had|have|did|was\s+it\s+that))?\s+(?:commissioned|ordered|requested"
     r"|asked\s+for|paid\s+for|funded)\b",
