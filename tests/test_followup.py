@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trustbot.answer import Answerer, Decision
+from trustbot.answer import ANSWER_THRESHOLD, FOLLOW_UP_THRESHOLD, Answerer, Decision
 from trustbot.config import MAX_QUESTION_CHARS
 from trustbot.corpus import parse_article
 from trustbot.embed import HashEmbedder
@@ -66,6 +66,25 @@ def test_a_question_pointing_back_or_saying_little_follows_on_from_the_last(
     assert c.read("And why?", index).follows == "What progress?"  # none at all
     asked = "How much money does the trust turn over every year in total?"
     assert c.read(asked, index) == Reading(asked)  # says enough by itself
+
+
+def test_a_follow_up_in_the_articles_own_words_is_answered_at_a_lower_threshold(
+    answerer: Answerer,
+) -> None:
+    assert FOLLOW_UP_THRESHOLD < ANSWER_THRESHOLD
+    c = Conversation(previous="What did the regulator lift?")
+    follows = c.read("Why was that lifted?", answerer.index)
+    assert follows.follows and answerer._threshold("Why was that lifted?", follows) == (
+        FOLLOW_UP_THRESHOLD
+    )
+    # Its own words are not all the articles': "meal", "son", "cook".
+    other = "What meal could my son learn to cook for them?"
+    assert c.read(other, answerer.index).follows
+    assert answerer._threshold(other, c.read(other, answerer.index)) == ANSWER_THRESHOLD
+    # Asked alone, or read only with a person, the threshold is the usual one.
+    alone = "Why was that lifted?"
+    assert answerer._threshold(alone, None) == ANSWER_THRESHOLD
+    assert answerer._threshold(alone, Reading(alone, "Jane Smith")) == ANSWER_THRESHOLD
 
 
 def test_a_question_about_something_else_does_not_follow_on(answerer: Answerer) -> None:

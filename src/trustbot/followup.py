@@ -26,6 +26,11 @@ sessions of blind93-blind112 right 897 -> 957 of 1,200; chat sessions conv6-conv
 conv13-conv20 413 -> 418 of 720. And "her job" is not the chief executive's (round fourteen):
 conv6-conv9 and conv13-conv24 559 -> 591 of 960.
 
+A follow-up read with the previous question, whose own words the articles all hold, is answered
+at a lower confidence (``answer.FOLLOW_UP_THRESHOLD``, round twenty-six: chat sessions conv1-conv42
+right 1,662 -> 1,719 of 2,520, off-topic and absent questions between their turns answered no
+more).
+
 With nothing before it (``trustbot ask``, or first in a chat), "Is he expecting more trouble?" is
 about the first man the best sentence's article quotes (``quoted_person``), searched again with
 his name (round sixteen): unread paraphrases right 2,370 -> 2,418 of 3,240, chat questions asked

@@ -649,6 +649,13 @@ def holds_any_term(index: LoadedIndex, question: str) -> bool:
     return not terms or any(t.rows.size for t in terms)
 
 
+def holds_every_term(index: LoadedIndex, question: str) -> bool:
+    """Whether the index holds every one of the question's content terms (in any form): "What
+    year was that?" but not "What's a good meal my son could learn to make himself?"."""
+    terms, _ = _terms(index, question, ())
+    return all(t.rows.size for t in terms)
+
+
 # Per lexical index (by identity, kept alive meanwhile): its tokens by their first PREFIX letters.
 _PREFIX_CACHE: dict[int, tuple[object, dict[str, list[str]]]] = {}
 
