@@ -294,6 +294,9 @@ def test_common_news_synonyms_are_expanded_by_stem() -> None:
     assert ("watchdog", "regulator") in synonym_pairs("Did the watchdog act?")
     assert ("lifted", "remove") in synonym_pairs("Who lifted the undertakings?")
     assert ("report", "audit") in synonym_pairs("What did the report find?")
+    # What a regulator's move proves: "NHSI's actions today reinforce ... and demonstrate ...".
+    pairs = synonym_pairs("Does its move support the audit and prove it?")
+    assert {("move", "action"), ("support", "reinforce"), ("prove", "demonstrate")} <= set(pairs)
     assert synonym_pairs("What did the panel find?") == []
 
 

@@ -510,6 +510,9 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("future", "ahead"),
     ("failing", "failure", "fault", "shortcoming"),
     ("money", "turnover", "revenue", "income", "funding", "budget"),
+    ("action", "move"),
+    ("demonstrate", "prove", "indicate", "reveal"),
+    ("reinforce", "support", "strengthen", "bolster", "endorse"),
 )
 
 
