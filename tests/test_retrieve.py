@@ -625,6 +625,16 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "What is the trust's annual turnover?",
         ),
+        # An exact date: "in 2016" and "in January" are not one.
+        (
+            "The undertakings were lifted on 14 February 2017 by the regulator.",
+            (
+                "On what exact date were the undertakings lifted?",
+                "On what date in 2016 did the Care Quality Commission find problems?",
+                "By what date must the trust meet the undertakings?",
+            ),
+            "When did the Care Quality Commission find problems with governance?",
+        ),
         # Whose death: no sentence names a patient.
         (
             "The inquiry followed the death of Connor Sparrowhawk, a patient, in 2013.",
