@@ -635,6 +635,15 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "When did the Care Quality Commission find problems with governance?",
         ),
+        # Money made or lost: a turnover is neither.
+        (
+            "The trust ended the year with a deficit of £12m.",
+            (
+                "Is the trust running a deficit?",
+                "did the trust make a profit or a loss last year",
+            ),
+            "What is the trust's annual turnover?",
+        ),
         # Whose death: no sentence names a patient.
         (
             "The inquiry followed the death of Connor Sparrowhawk, a patient, in 2013.",

@@ -155,13 +155,29 @@ _TELLS_DATE = re.compile(
     re.I,
 )
 
+# Money made or lost: "Is the trust running a deficit?", "Did it make a profit last year?". Told
+# only by a sentence that says so; an annual turnover is neither (not "finances": "I'd like the
+# trust's finances. What was its annual turnover?"). Round twenty-six: over every set, 70 absent
+# questions and 1 off-topic one asking this way were answered, no paraphrase.
+_ASKS_BALANCE = re.compile(
+    r"\b(?:deficits?|surplus(?:es)?|in\s+the\s+(?:red|black)|overspen\w*|debts?|profits?|profitable"
+    r"|loss-making|losses|(?:make|makes|made|making|run|runs|running|post|posts|posted)\s+a\s+loss)\b",
+    re.I,
+)
+_TELLS_BALANCE = re.compile(
+    r"\b(?:deficits?|surplus(?:es)?|profit\w*|loss\w*|debts?|overspen\w*|in\s+the\s+(?:red|black)"
+    r"|br(?:eak|oke)\s+even)\b",
+    re.I,
+)
+
 # What a question asks, and what a sentence must say to answer it: the future, what would follow
-# if, an origin, an exact date (``untold``).
+# if, an origin, an exact date, money made or lost (``untold``).
 _ASKS_AND_TELLS = (
     (_ASKS_FUTURE, _LOOKS_AHEAD),
     (_ASKS_CONSEQUENCE, _TELLS_CONSEQUENCE),
     (_ASKS_ORIGIN, _TELLS_ORIGIN),
     (_ASKS_DATE, _TELLS_DATE),
+    (_ASKS_BALANCE, _TELLS_BALANCE),
 )
 
 
