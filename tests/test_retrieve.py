@@ -644,6 +644,16 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "What is the trust's annual turnover?",
         ),
+        # What befell those to blame: the news report tells no prosecution, fine or apology.
+        (
+            "The trust was fined £1m and apologised to the families.",
+            (
+                "Was the trust fined over the deaths?",
+                "has anyone been prosecuted",
+                "Did the trust apologise to the families?",
+            ),
+            "What did the Care Quality Commission find in 2016?",
+        ),
         # Whose death: no sentence names a patient.
         (
             "The inquiry followed the death of Connor Sparrowhawk, a patient, in 2013.",

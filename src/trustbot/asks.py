@@ -170,14 +170,34 @@ _TELLS_BALANCE = re.compile(
     re.I,
 )
 
+# What befell those to blame: "Has anyone been prosecuted over the deaths?", "Was the trust
+# fined?", "Did the families get compensation?", "Has the trust apologised?". Told only by a
+# sentence that says so ("They expressed regret for ..." answers what the IPCC apologised for, in
+# xquad-r dev); "the departure of most its board" is none. Not "fines" nor "punishments"
+# (paraphrases name the undertakings so: "What was lifted: fines, special measures or ...?").
+# Round twenty-six: over every set, 175 absent questions and 1 off-topic one asking this way were
+# answered, no paraphrase or chat turn.
+_ASKS_PENALTY = re.compile(
+    r"\b(?:prosecut\w*|criminal|charged|fined|sacked|fired|dismissed|disciplin\w*|jail\w*|prison"
+    r"|compensat\w*|apologi[sz]\w*|apology|sued|lawsuit|punished|struck\s+off|court)\b",
+    re.I,
+)
+_TELLS_PENALTY = re.compile(
+    r"\b(?:prosecut\w*|criminal|charged|charges|fined?|fines|sacked|fired|dismiss\w*|disciplin\w*"
+    r"|jail\w*|prison|compensat\w*|apologi[sz]\w*|apology|sued|lawsuit|punish\w*|struck\s+off"
+    r"|court|regret\w*|sorry)\b",
+    re.I,
+)
+
 # What a question asks, and what a sentence must say to answer it: the future, what would follow
-# if, an origin, an exact date, money made or lost (``untold``).
+# if, an origin, an exact date, money made or lost, what befell those to blame (``untold``).
 _ASKS_AND_TELLS = (
     (_ASKS_FUTURE, _LOOKS_AHEAD),
     (_ASKS_CONSEQUENCE, _TELLS_CONSEQUENCE),
     (_ASKS_ORIGIN, _TELLS_ORIGIN),
     (_ASKS_DATE, _TELLS_DATE),
     (_ASKS_BALANCE, _TELLS_BALANCE),
+    (_ASKS_PENALTY, _TELLS_PENALTY),
 )
 
 
