@@ -654,6 +654,12 @@ def test_a_question_in_general_is_answered_from_an_article_that_speaks_in_genera
             ),
             "What did the Care Quality Commission find in 2016?",
         ),
+        # Who chairs: a chief executive is not a chair.
+        (
+            "The trust's board is chaired by John Brown.",
+            ("Who chairs the trust's board?", "who is the chairman of the trust now"),
+            "Who is the chief executive of the trust?",
+        ),
         # Whose death: no sentence names a patient.
         (
             "The inquiry followed the death of Connor Sparrowhawk, a patient, in 2013.",

@@ -189,8 +189,20 @@ _TELLS_PENALTY = re.compile(
     re.I,
 )
 
+# Who chairs: "Who chairs the Southern Health board?", "Who is the chair of the trust now?". Told
+# only by a sentence naming a chair; a chief executive is none (asking who holds any post, the
+# sentence needing its title cost xquad-r answers in round twenty-five). Round twenty-six: over
+# every set, 81 absent questions and 1 off-topic one saying "chair" were answered.
+_ASKS_CHAIR = re.compile(
+    r"\bwho(?:['’]s|\s+(?:is|was|are|were))?\s+(?:(?:the|its|their)\s+)?(?:(?:current|new|present"
+    r"|former|previous|first)\s+)?(?:vice[-\s])?(?:chair(?:man|woman|person)?|chairs|chaired)\b",
+    re.I,
+)
+_TELLS_CHAIR = re.compile(r"\bchair\w*", re.I)
+
 # What a question asks, and what a sentence must say to answer it: the future, what would follow
-# if, an origin, an exact date, money made or lost, what befell those to blame (``untold``).
+# if, an origin, an exact date, money made or lost, what befell those to blame, who chairs
+# (``untold``).
 _ASKS_AND_TELLS = (
     (_ASKS_FUTURE, _LOOKS_AHEAD),
     (_ASKS_CONSEQUENCE, _TELLS_CONSEQUENCE),
@@ -198,6 +210,7 @@ _ASKS_AND_TELLS = (
     (_ASKS_DATE, _TELLS_DATE),
     (_ASKS_BALANCE, _TELLS_BALANCE),
     (_ASKS_PENALTY, _TELLS_PENALTY),
+    (_ASKS_CHAIR, _TELLS_CHAIR),
 )
 
 
