@@ -110,6 +110,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # (its changes answer them identically): 1 of 160 answered (blind202).
             *("blind201", "blind203", "blind204", "blind205", "blind206", "blind207"),
             "blind208",
+            # Round twenty-six's eight, run once on round twenty-five's code before any change
+            # and after each, not read: 8 of 160 answered (blind211 7, blind212 1), the same on
+            # the final code.
+            *("blind209", "blind210", "blind213", "blind214", "blind215", "blind216"),
         )
     ]
     + [
@@ -202,6 +206,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind198", 3),
         answers_off_topic("blind200", 4),
         answers_off_topic("blind202", 1),
+        answers_off_topic("blind211", 7),
+        answers_off_topic("blind212", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -531,6 +537,20 @@ def test_off_topic_questions_are_always_abstained(
         ("blind206/paraphrases.jsonl", 0.78, 0.75),
         ("blind207/paraphrases.jsonl", 0.78, 0.73),
         ("blind208/paraphrases.jsonl", 0.83, 0.78),
+        # Round twenty-six's eight, run once on round twenty-five's code before any change and
+        # after each, not read (before -> final code): blind209 0.950 / 0.933 -> the same,
+        # blind210 0.783 / 0.583 -> 0.800 / 0.600, blind211 0.900 / 0.883 -> 0.917 / 0.900,
+        # blind212 0.933 / 0.883 -> the same, blind213 0.883 / 0.867 -> the same, blind214 0.950
+        # / 0.950 -> the same, blind215 0.900 / 0.850 -> 0.900 / 0.867, blind216 0.883 / 0.833
+        # -> the same.
+        ("blind209/paraphrases.jsonl", 0.93, 0.91),
+        ("blind210/paraphrases.jsonl", 0.78, 0.58),
+        ("blind211/paraphrases.jsonl", 0.90, 0.88),
+        ("blind212/paraphrases.jsonl", 0.91, 0.86),
+        ("blind213/paraphrases.jsonl", 0.86, 0.85),
+        ("blind214/paraphrases.jsonl", 0.93, 0.93),
+        ("blind215/paraphrases.jsonl", 0.88, 0.85),
+        ("blind216/paraphrases.jsonl", 0.86, 0.81),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -551,12 +571,14 @@ def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> No
     # blind177-blind184, 9,660 and 9,075 of 11,214; with its blind185-blind192, 10,078 and 9,472 of
     # 11,694. Round twenty-four's names rule: 10,078 and 9,501 of those; with blind193-blind200,
     # 10,504 and 9,909 of 12,174. Round twenty-five: 10,515 and 9,918 of those; with
-    # blind201-blind208, 10,909 and 10,287 of 12,654.
+    # blind201-blind208, 10,909 and 10,287 of 12,654. Round twenty-six (which body, the
+    # regulator's move): 10,948 and 10,325 of those; with blind209-blind216, 11,381 and 10,735
+    # of 13,134.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 12654 and first >= 10883 and right >= 10262
+    assert total == 13134 and first >= 11355 and right >= 10710
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -570,6 +592,9 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
+    # Round twenty-six's rules (an exact date, a deficit, what befell those to blame, who
+    # chairs): 3,292 of 4,358 with blind209-blind216 (0.755; 97 of their 160 before, 109 after);
+    # of the 4,198 before, 3,183 (2,793 before them).
     # Round twenty-five's rules (where a thing is based, how a group took the news, what would
     # follow if, whether something will, who had a thing done, whose death, what someone did
     # before, which hospitals): 2,793 of 4,198 with blind201-blind208 (0.665; 84 of their 160
@@ -587,7 +612,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 4198 and abstained / total >= 0.65
+    assert total >= 4358 and abstained / total >= 0.74
 
 
 @pytest.fixture(scope="module")
@@ -651,7 +676,8 @@ def test_a_conversation_reads_follow_ups_better_than_questions_alone(
 ) -> None:
     # "When did he start?" after an answer quoting the chief executive, "When was that?" after
     # a question about the report (followup.py). Measured: 1,655 of 2,520 right as
-    # conversations, 1,455 asked one by one (round twenty 1,651 and 1,455; round nineteen: 1,601
+    # conversations (round twenty-six, a lower threshold for follow-ups in the articles' own
+    # words: 1,724), 1,455 asked one by one (round twenty 1,651 and 1,455; round nineteen: 1,601
     # and 1,345; round twenty's token match helped questions asked alone more; conv1-conv40:
     # 1,014 of 2,400 before round sixteen read a lone question's "he" or "she" as the person its
     # best sentence's article quotes, followup.quoted_person, 1,278 after).
