@@ -681,6 +681,15 @@ def test_a_question_is_answered_only_by_a_sentence_that_tells_what_it_asks(
     assert news.consider(allowed).confidence > 0
 
 
+def test_who_came_before_is_not_the_one_who_took_over(tmp_path: Path) -> None:
+    now = "Nick Broughton, who became chief executive of the trust last autumn, welcomed it."
+    q = "Who was the previous chief executive of the trust?"
+    refused_by_a_rule(answerer_of(tmp_path / "now", parse_article(now, "now")), q)
+    before = f"{now}\n\nThe previous chief executive of the trust, Katrina Percy, resigned."
+    told = answerer_of(tmp_path / "before", parse_article(before, "before"))
+    assert told.consider(q).confidence > 0
+
+
 def test_who_had_it_done_is_answered_by_the_sentence_telling_so(tmp_path: Path) -> None:
     index, emb = one_article(
         tmp_path,
