@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING
 
 from trustbot.passages import SPEECH_VERBS
 from trustbot.retrieve import (
-    _ANAPHOR,
-    _ASKS_COMMISSION,
-    _CURRENCY,
-    _DATE,
-    _MONTHS,
-    _NAME,
-    _NAME_WORD,
-    _NUMBER,
-    _TITLE,
-    _WORD,
-    _matches,
-    _new_names,
+    ANAPHOR,
+    ASKS_COMMISSION,
+    CURRENCY,
+    DATE,
+    MONTHS,
+    NAME,
+    NAME_WORD,
+    NUMBER,
+    TITLE,
+    WORD,
+    matches,
     new_answers,
+    new_names,
 )
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ _ASKS_DATE = re.compile(
     re.I,
 )
 _TELLS_DATE = re.compile(
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b"
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\b|\b(?:{MONTHS})\s+\d{{1,2}}\b"
     r"|\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b",
     re.I,
 )
@@ -210,7 +210,7 @@ _SPAN = re.compile(
     r"|currently)\b",
     re.I,
 )
-_TELLS_TIME = re.compile("|".join(p.pattern for p in (_DATE, _NUMBER, _SPAN)), re.I)
+_TELLS_TIME = re.compile("|".join(p.pattern for p in (DATE, NUMBER, _SPAN)), re.I)
 
 # What a question asks, and what a sentence must say to answer it: the future, what would follow
 # if, an origin, an exact date, money made or lost, what befell those to blame, who chairs, how
@@ -250,7 +250,7 @@ _ASKS_BEFORE = re.compile(
 _ASKS_SOMEONE = re.compile(
     _ASKS_BEFORE.pattern
     + r"|\bwho(?:'s|’s|\s+(?:is|was|are|were))\s+(?:(?:the|its|their|his|her)\s+)?"
-    r"(?:(?:current|new|present)\s+)?(?:" + _TITLE.pattern + r")"
+    r"(?:(?:current|new|present)\s+)?(?:" + TITLE.pattern + r")"
     r"|\bwho\s+(?:chairs|heads|leads|runs|chaired|headed|led|ran|directs|manages|managed)\b",
     re.I,
 )
@@ -363,7 +363,7 @@ _ASKS_MONEY = re.compile(
     re.I,
 )
 _MONEY = re.compile(
-    _CURRENCY + r"\s?\d|\d(?:[\d,.]*\d)?\s*(?:m|bn|k|million|billion|thousand)?\s*"
+    CURRENCY + r"\s?\d|\d(?:[\d,.]*\d)?\s*(?:m|bn|k|million|billion|thousand)?\s*"
     r"(?:pounds|dollars|euros|francs|marks|yen|rupees|guilders|lire|pence|cents)\b",
     re.I,
 )
@@ -384,7 +384,7 @@ def lacks_someone(sentence: str, question: str) -> bool:
     Broughton, who became chief executive ..." names no predecessor)."""
     if _ASKS_SOMEONE.search(question) is None:
         return False
-    names = _new_names(sentence, question)
+    names = new_names(sentence, question)
     if _ASKS_BEFORE.search(question):
         names = [m for m in names if not _TOOK_OVER.match(sentence, m.end())]
     return not names
@@ -400,7 +400,7 @@ def lacks_place(sentence: str, question: str) -> bool:
         return False
     return not any(
         _LOCATIVE.search(sentence, 0, m.start()) or _PLACE_NAME.match(sentence, m.start())
-        for m in _new_names(sentence, question)
+        for m in new_names(sentence, question)
     )
 
 
@@ -418,13 +418,13 @@ def lacks_voice(paragraph: Callable[[], str], question: str) -> bool:
 
 
 def lacks_commissioned(sentence: str, before: str, question: str) -> bool:
-    """True if ``question`` asks who had a thing done (``_ASKS_COMMISSION``) and ``sentence``,
+    """True if ``question`` asks who had a thing done (``ASKS_COMMISSION``) and ``sentence``,
     read with the sentence ``before`` it when it opens "This ...", lacks a name the question
     holds: "This report was commissioned ..." follows the Niche report, not the Mazars one."""
-    if _ASKS_COMMISSION.search(question) is None:
+    if ASKS_COMMISSION.search(question) is None:
         return False
-    told = (f"{before} {sentence}" if _ANAPHOR.match(sentence) else sentence).casefold()
-    return any(w.casefold() not in told for w in _NAME_WORD.findall(question))
+    told = (f"{before} {sentence}" if ANAPHOR.match(sentence) else sentence).casefold()
+    return any(w.casefold() not in told for w in NAME_WORD.findall(question))
 
 
 def lacks_past(sentence: str, question: str) -> bool:
@@ -432,9 +432,9 @@ def lacks_past(sentence: str, question: str) -> bool:
     nothing none of whose words the question holds."""
     if _ASKS_PAST.search(question) is None:
         return False
-    asked = {re.sub(r"['’]s$", "", w) for w in _WORD.findall(question.casefold())}
+    asked = {re.sub(r"['’]s$", "", w) for w in WORD.findall(question.casefold())}
     return all(
-        asked.intersection(_WORD.findall(m.group(0).casefold())) for m in _matches(_NAME, sentence)
+        asked.intersection(WORD.findall(m.group(0).casefold())) for m in matches(NAME, sentence)
     )
 
 

@@ -177,7 +177,7 @@ _KIND_PATTERNS = (
     ),
 )
 # A job title: what answers a role question ("chief executive", "regional director").
-_TITLE = re.compile(
+TITLE = re.compile(
     r"\b(?:(?:deputy|acting|interim|former|regional|national|medical|finance|managing|nursing|"
     r"operating|vice|prime|shadow|senior|junior|assistant|associate|health|foreign|home)\s+)*"
     r"(?:chief\s+(?:executive|officer|operating\s+officer|nurse|inspector|constable)|chief|"
@@ -189,16 +189,16 @@ _TITLE = re.compile(
     r"superintendent)s?\b",
     re.I,
 )
-_NUMBER = re.compile(
+NUMBER = re.compile(
     r"[$£€¥]?\d(?:[\d,.]*\d)?(?:%|m|bn|k)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven"
     r"|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b",
     re.I,
 )
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|tomorrow"
 _YEAR = r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
-_DATE = re.compile(
-    rf"{_YEAR}|\b(?:{_MONTHS}|{_DAYS}|spring|summer|autumn|winter|century|centuries|decade)\b",
+DATE = re.compile(
+    rf"{_YEAR}|\b(?:{MONTHS}|{_DAYS}|spring|summer|autumn|winter|century|centuries|decade)\b",
     re.I,
 )
 # "What day/year/month ...?" asks for that grain of date: a year does not answer "what day".
@@ -206,20 +206,20 @@ _DATE_GRAIN = (
     (
         re.compile(r"\b(?:what|which)\s+day\b|\bday\s+of\s+the\s+week\b", re.I),
         re.compile(
-            rf"\b(?:{_DAYS})\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b"
-            rf"|\b(?:{_MONTHS})\s+\d{{1,2}}\b",
+            rf"\b(?:{_DAYS})\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\b"
+            rf"|\b(?:{MONTHS})\s+\d{{1,2}}\b",
             re.I,
         ),
     ),
     (re.compile(r"\b(?:what|which)\s+year\b", re.I), re.compile(_YEAR)),
-    (re.compile(r"\b(?:what|which)\s+month\b", re.I), re.compile(rf"\b(?:{_MONTHS})\b", re.I)),
+    (re.compile(r"\b(?:what|which)\s+month\b", re.I), re.compile(rf"\b(?:{MONTHS})\b", re.I)),
 )
 # Who had a thing done: "Who asked for that report to be done?", "Who commissioned the review?".
 # Answered by a sentence telling of commissioning (``_commissioner_first``: round twenty-five, 11
 # more right answers over the bundled sets, 2 in blind201-208, 2 more in the chats, nothing lost)
 # that names what the question names (``asks.lacks_commissioned``: 111 more absent questions
 # refused, no right answer lost). xquad-r and normans unchanged by either.
-_ASKS_COMMISSION = re.compile(
+ASKS_COMMISSION = re.compile(
     r"\bwho(?:\s+(?:has|had|have|did|was\s+it\s+that))?\s+(?:commissioned|ordered|requested"
     r"|asked\s+for|paid\s+for|funded)\b",
     re.I,
@@ -231,7 +231,7 @@ _TELLS_COMMISSION = re.compile(
     r"|fund(?:s|ed|ing)?)\b)"
 )
 # A capitalised word not opening the sentence, or a run of two or more capitalised words.
-_NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
+NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
 
 
 def question_kind(question: str) -> str:
@@ -244,23 +244,23 @@ def question_kind(question: str) -> str:
 
 
 @functools.lru_cache(maxsize=8192)
-def _matches(pattern: re.Pattern[str], sentence: str) -> tuple[re.Match[str], ...]:
+def matches(pattern: re.Pattern[str], sentence: str) -> tuple[re.Match[str], ...]:
     """``pattern``'s matches in ``sentence``, remembered: candidates recur across questions."""
-    if pattern is _NAME:
+    if pattern is NAME:
         # Capitalised words are names, except days and months ("lifted on Tuesday" names no one).
-        return tuple(m for m in _NAME.finditer(sentence) if not _DATE.fullmatch(m.group(0)))
+        return tuple(m for m in NAME.finditer(sentence) if not DATE.fullmatch(m.group(0)))
     return tuple(pattern.finditer(sentence))
 
 
-def _new_names(sentence: str, question: str) -> list[re.Match[str]]:
+def new_names(sentence: str, question: str) -> list[re.Match[str]]:
     q = question.casefold()
-    return [m for m in _matches(_NAME, sentence) if m.group(0).casefold() not in q]
+    return [m for m in matches(NAME, sentence) if m.group(0).casefold() not in q]
 
 
 # The currency signs a sum of money starts with.
-_CURRENCY = "[$£€¥]"
+CURRENCY = "[$£€¥]"
 # A sum of money, a year or a percentage: numbers that do not count things.
-_NOT_A_COUNT = re.compile(_CURRENCY + r".*|.*%|1[0-9]{3}s?|20[0-9]{2}s?|half")
+_NOT_A_COUNT = re.compile(CURRENCY + r".*|.*%|1[0-9]{3}s?|20[0-9]{2}s?|half")
 # "one of England's largest trusts" picks one out of many; it counts nothing.
 _OF = re.compile(r"\s+of\b", re.I)
 # What a how-many question counts: the two words after it ("how many of the undertakings").
@@ -288,7 +288,7 @@ def _vague_counts(sentence: str, question: str) -> list[re.Match[str]]:
     starts, words = _words(sentence)
     return [
         m
-        for m in _matches(_VAGUE_COUNT, sentence)
+        for m in matches(_VAGUE_COUNT, sentence)
         if any(w.startswith(keys) for w in words[bisect.bisect_left(starts, m.end()) :][:2])
     ]
 
@@ -297,7 +297,7 @@ def _vague_counts(sentence: str, question: str) -> list[re.Match[str]]:
 def _answer_pattern(kind: str, question: str) -> re.Pattern[str] | None:
     """What answers a question of ``kind`` (once per question: it is asked for every candidate):
     a date of the grain asked ("what year": a year), a number, a job title; None for names."""
-    pattern = {"number": _NUMBER, "count": _NUMBER, "when": _DATE, "role": _TITLE}.get(kind)
+    pattern = {"number": NUMBER, "count": NUMBER, "when": DATE, "role": TITLE}.get(kind)
     if kind == "when":
         pattern = next((p for asks, p in _DATE_GRAIN if asks.search(question)), pattern)
     return pattern
@@ -307,12 +307,12 @@ def new_answers(kind: str, sentence: str, question: str) -> list[re.Match[str]]:
     """The names/dates/numbers of the asked ``kind`` in ``sentence`` that the question lacks
     (``where``: names, the nearest a regular expression gets to a place)."""
     if kind in ("who", "where"):
-        return _new_names(sentence, question)
+        return new_names(sentence, question)
     pattern = _answer_pattern(kind, question)
     if pattern is None:
         return []
     q = question.casefold()
-    found = [m for m in _matches(pattern, sentence) if m.group(0).casefold() not in q]
+    found = [m for m in matches(pattern, sentence) if m.group(0).casefold() not in q]
     if kind == "count":
         found = [
             m
@@ -324,7 +324,7 @@ def new_answers(kind: str, sentence: str, question: str) -> list[re.Match[str]]:
     return found
 
 
-_WORD = re.compile(r"[\w'’&-]+")
+WORD = re.compile(r"[\w'’&-]+")
 # How many words may stand between a name and the question's verb for it to be the doer:
 # "NHS Improvement has lifted", "Nick Broughton, who became chief executive".
 AGENT_GAP = 3
@@ -338,7 +338,7 @@ def topic_keys(
 ) -> tuple[str, ...]:
     """The stems (cut to ``PREFIX`` letters) of the question's topic words, with the other
     wordings of its synonyms; without its names when ``names`` is false."""
-    plain = question if names else _NAME.sub(" ", question)
+    plain = question if names else NAME.sub(" ", question)
     text = " ".join([plain, *(form for _, form in synonyms)])
     stems = text_tokens(text)
     return tuple({t[:PREFIX] for t in stems if len(t) >= 3 and t not in _question_stopwords()})
@@ -369,7 +369,7 @@ def _gaps(
 @functools.lru_cache(maxsize=4096)
 def _words(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Where each word of ``sentence`` starts, and the words case-folded."""
-    found = list(_WORD.finditer(sentence))
+    found = list(WORD.finditer(sentence))
     return tuple(w.start() for w in found), tuple(w.group(0).casefold() for w in found)
 
 
@@ -682,12 +682,12 @@ def _prefixes(index: LoadedIndex) -> dict[str, list[str]]:
 # A capitalised word not opening the question, nor a later sentence of it ("... Good or bad?"):
 # round twenty-four found such first words counted as names no indexed sentence holds, and right
 # answers refused for them (blind93-blind192: 23 more right answers, no off-topic one more).
-_NAME_WORD = re.compile(r"(?<=\S\s)(?<![.?!:;]\s)[A-Z][\w'’&-]*")
+NAME_WORD = re.compile(r"(?<=\S\s)(?<![.?!:;]\s)[A-Z][\w'’&-]*")
 
 
 def _unknown_names(question: str, terms: Sequence[_Term]) -> float:
     """The share of the question's names that no indexed sentence holds (in any known form)."""
-    names = set(text_tokens(" ".join(_NAME_WORD.findall(question)))) - _question_stopwords()
+    names = set(text_tokens(" ".join(NAME_WORD.findall(question)))) - _question_stopwords()
     if not names:
         return 0.0
     found = {t.token for t in terms if t.exact}
@@ -750,7 +750,7 @@ def _spans(art: StoredArticle) -> _Spans:
         for i in members:
             contexts[i] = (min(contexts[i][0], members[0]), max(contexts[i][1], members[-1] + 1))
     anaphors = np.array(
-        [i > 0 and bool(_ANAPHOR.match(art.text(i))) for i in range(count)], dtype=bool
+        [i > 0 and bool(ANAPHOR.match(art.text(i))) for i in range(count)], dtype=bool
     )
     speakers = np.array([-1 if s is None else s for s in art.speakers], dtype=np.int64)
     if not quotes:
@@ -957,7 +957,7 @@ def _names_speaker(term: _Term, who: frozenset[str]) -> bool:
 
 
 # A sentence opening with a pronoun or "This/That ..." continues the one before it.
-_ANAPHOR = re.compile(r"(?:This|These|That|Those|It|He|She|They|His|Her|Its|Their)\b")
+ANAPHOR = re.compile(r"(?:This|These|That|Those|It|He|She|They|His|Her|Its|Their)\b")
 
 
 def _inherit_antecedents(
@@ -1046,7 +1046,7 @@ def _commissioner_first(index: LoadedIndex, hits: list[Hit], question: str) -> l
     """ "Who asked for the report?": a sentence telling who commissioned it ("This report was
     commissioned as part of the undertakings placed ... by NHSI") answers, not the one that
     describes the report. Moved first from the next few hits, keeping the best one's scores."""
-    if not _ASKS_COMMISSION.search(question):
+    if not ASKS_COMMISSION.search(question):
         return hits
     tells = [
         _TELLS_COMMISSION.search(index.text(h.row)) is not None for h in hits[:COMMISSION_DEPTH]
@@ -1091,7 +1091,7 @@ def _speaker_first(index: LoadedIndex, hits: list[Hit], question: str) -> list[H
         return hits
     srow = index.row_of(art.id, speaker)
     who = speaker_phrase(art.text(speaker)) or ""
-    names = set(_NAME_WORD.findall(f"_ {who}"))
+    names = set(NAME_WORD.findall(f"_ {who}"))
     if srow is None or any(re.search(rf"\b{re.escape(n)}\b", question) for n in names):
         return hits
     rest = [h for h in hits if h.row != srow]
