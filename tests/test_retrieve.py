@@ -300,6 +300,19 @@ def test_common_news_synonyms_are_expanded_by_stem() -> None:
     assert synonym_pairs("What did the panel find?") == []
 
 
+def test_what_a_report_claimed_answers_what_it_alleged(tmp_path: Path) -> None:
+    # "What did Mazars accuse the trust of?": the report "claimed there were serious failings".
+    assert ("accuse", "claim") in synonym_pairs("What did Mazars accuse the trust of?")
+    index, emb = one_article(
+        tmp_path,
+        "The trust is carrying out the recommendations of the Mazars review.\n\n"
+        "The Mazars report claimed there were serious failings at the trust.",
+    )
+    for question in ("What did Mazars accuse the trust of?", "What did the Mazars review allege?"):
+        hits = retrieve(index, emb, question).hits
+        assert index.text(hits[0].row).startswith("The Mazars report claimed"), question
+
+
 def test_a_role_synonym_counts_as_the_question_word(answerer: Answerer) -> None:
     r = retrieve(answerer.index, answerer.embedder, "Did the CEO find it encouraging?")
     assert texts(answerer, [r.hits[0].row])[0].startswith("Jane Smith, the chief executive")

@@ -513,6 +513,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("action", "move"),
     ("demonstrate", "prove", "indicate", "reveal"),
     ("reinforce", "support", "strengthen", "bolster", "endorse"),
+    ("claim", "allege", "accuse"),
 )
 
 
