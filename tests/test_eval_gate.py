@@ -114,6 +114,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # and after each, not read: 8 of 160 answered (blind211 7, blind212 1), the same on
             # the final code.
             *("blind209", "blind210", "blind213", "blind214", "blind215", "blind216"),
+            # Round twenty-seven's eight, run once on round twenty-six's code before any change
+            # and after each, not read: 3 of 160 answered (blind221), the same on the final code.
+            *("blind217", "blind218", "blind219", "blind220", "blind222", "blind223"),
+            "blind224",
         )
     ]
     + [
@@ -208,6 +212,9 @@ def answers_off_topic(split: str, answered: int) -> Any:
         answers_off_topic("blind202", 1),
         answers_off_topic("blind211", 7),
         answers_off_topic("blind212", 1),
+        # A carers' group leader: "How do we register one of our members for a carer's
+        # assessment?" finds "We know we still have more to do" ("we", "our" are its words).
+        answers_off_topic("blind221", 3),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -551,6 +558,18 @@ def test_off_topic_questions_are_always_abstained(
         ("blind214/paraphrases.jsonl", 0.93, 0.93),
         ("blind215/paraphrases.jsonl", 0.88, 0.85),
         ("blind216/paraphrases.jsonl", 0.86, 0.81),
+        # Round twenty-seven's eight, run once on round twenty-six's code before any change and
+        # after each, not read (the same on the final code): blind217 0.800 / 0.767, blind218
+        # 0.783 / 0.750, blind219 0.967 / 0.933, blind220 0.817 / 0.800, blind221 0.817 / 0.767,
+        # blind222 0.850 / 0.800, blind223 0.917 / 0.867, blind224 0.800 / 0.717.
+        ("blind217/paraphrases.jsonl", 0.78, 0.75),
+        ("blind218/paraphrases.jsonl", 0.76, 0.73),
+        ("blind219/paraphrases.jsonl", 0.95, 0.91),
+        ("blind220/paraphrases.jsonl", 0.80, 0.78),
+        ("blind221/paraphrases.jsonl", 0.80, 0.75),
+        ("blind222/paraphrases.jsonl", 0.83, 0.78),
+        ("blind223/paraphrases.jsonl", 0.90, 0.85),
+        ("blind224/paraphrases.jsonl", 0.78, 0.70),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -573,12 +592,13 @@ def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> No
     # 10,504 and 9,909 of 12,174. Round twenty-five: 10,515 and 9,918 of those; with
     # blind201-blind208, 10,909 and 10,287 of 12,654. Round twenty-six (which body, the
     # regulator's move): 10,948 and 10,325 of those; with blind209-blind216, 11,381 and 10,735
-    # of 13,134.
+    # of 13,134. Round twenty-seven (claimed, alleged, accused): 11,394 and 10,749 of those; with
+    # blind217-blind224, 11,799 and 11,133 of 13,614.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 13134 and first >= 11355 and right >= 10710
+    assert total == 13614 and first >= 11770 and right >= 11105
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -592,6 +612,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
+    # With round twenty-seven's blind217-blind224: 3,455 of 4,518 (0.765; 130 of their 160).
     # Round twenty-six's rules (an exact date, a deficit, what befell those to blame, who
     # chairs, who came before): 3,325 of 4,358 with blind209-blind216 (0.763; 97 of their 160
     # before, 111 after); of the 4,198 before, 3,214 (2,793 before them).
@@ -612,7 +633,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 4358 and abstained / total >= 0.74
+    assert total >= 4518 and abstained / total >= 0.74
 
 
 @pytest.fixture(scope="module")
