@@ -629,7 +629,7 @@ def _terms(
     by_prefix = _prefixes(index)
     close: set[str] = set()  # terms whose variants include the term give or take an ending
     for t in dict.fromkeys(tokens):
-        variants = [v for v in by_prefix.get(t[:PREFIX], ()) if v != t] if len(t) >= PREFIX else []
+        variants = _variants(by_prefix, t)
         if any(v.startswith(t) or t.startswith(v) for v in variants if abs(len(v) - len(t)) <= 2):
             close.add(t)
         found = [rows for _, rows, _ in index.lexical.postings(variants)]
@@ -646,18 +646,34 @@ def _terms(
     return terms, lexical
 
 
+def _variants(by_prefix: dict[str, list[str]], token: str) -> list[str]:
+    """The indexed tokens other than ``token`` sharing its first ``PREFIX`` letters."""
+    return (
+        [v for v in by_prefix.get(token[:PREFIX], ()) if v != token] if len(token) >= PREFIX else []
+    )
+
+
+def _held(index: LoadedIndex, question: str) -> list[bool]:
+    """For each of the question's content terms, whether the index holds it in any form, as
+    ``_terms`` counts it (the token or a variant of it), without scoring every row."""
+    by_prefix = _prefixes(index)
+    return [
+        any(rows.size for _, rows, _ in index.lexical.postings([t, *_variants(by_prefix, t)]))
+        for t in dict.fromkeys(content_terms(question))
+    ]
+
+
 def holds_any_term(index: LoadedIndex, question: str) -> bool:
     """Whether the index holds any of the question's content terms (in any form), or the
     question has none ("And why?")."""
-    terms, _ = _terms(index, question, ())
-    return not terms or any(t.rows.size for t in terms)
+    held = _held(index, question)
+    return not held or any(held)
 
 
 def holds_every_term(index: LoadedIndex, question: str) -> bool:
     """Whether the index holds every one of the question's content terms (in any form): "What
     year was that?" but not "What's a good meal my son could learn to make himself?"."""
-    terms, _ = _terms(index, question, ())
-    return all(t.rows.size for t in terms)
+    return all(_held(index, question))
 
 
 # Per lexical index (by identity, kept alive meanwhile): its tokens by their first PREFIX letters.
