@@ -63,6 +63,16 @@ def test_turnover_question_finds_the_amount(seed_index: Workspace) -> None:
     assert "£320m" in first["text"]
 
 
+def test_who_the_chief_executive_says_it_is_for_is_not_the_chief_executive(
+    seed_index: Workspace,
+) -> None:
+    # A who-question about what a post holder said asks for whom, not for the post holder's name.
+    question = "Who does the chief executive say the organisation should be good enough for?"
+    run = trustbot(*seed_index.args(), "ask", "--json", question)
+    first = json.loads(run.out)["citations"][0]
+    assert "our patients and their families deserve" in first["text"]
+
+
 @pytest.mark.parametrize(
     "question",
     [

@@ -99,6 +99,10 @@ def texts(a: Answerer, rows: list[int]) -> list[str]:
         ("Which regulator has eased some of the conditions?", "who"),
         ("Which oversight body put those conditions on the trust?", "who"),
         ("What regulatory undertakings remain?", "other"),
+        # Asked what someone said of others, the answer is seldom a name ("our patients").
+        ("Who does the CEO say the trust is being built for?", "other"),
+        ("Who did the regional director say would benefit?", "other"),
+        ("Who did the chief executive replace?", "who"),
     ],
 )
 def test_question_kind(question: str, kind: str) -> None:

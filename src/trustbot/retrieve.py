@@ -234,11 +234,24 @@ _TELLS_COMMISSION = re.compile(
 NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
 
 
+# A who-question whose subject is someone's post asks what that person said of others ("Who does
+# the CEO say the trust is being built for?": "our patients and their families"), not for a name.
+_POST_SUBJECT = re.compile(
+    r"\bwhom?\s+(?:do|does|did|will|would|could|can|should)\s+(?:\S+\s+){0,2}?"
+    r"(?:boss|" + TITLE.pattern + r")\s+(?:\w+\s+)?(?:say|said|says|think|thinks|thought|believe"
+    r"|believes|want|wants|wanted|hope|hopes|mean|means|meant|expect|expects|reckon|reckons|feel"
+    r"|feels)\b",
+    re.I,
+)
+
+
 def question_kind(question: str) -> str:
     """``count`` (how many), ``number`` (how much/long ...), ``when``, ``who``, ``role`` (what
     job), ``where`` or ``other``."""
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(question):
+            if kind == "who" and _POST_SUBJECT.search(question):
+                return "other"
             return kind
     return "other"
 
