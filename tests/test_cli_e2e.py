@@ -73,6 +73,15 @@ def test_who_the_chief_executive_says_it_is_for_is_not_the_chief_executive(
     assert "our patients and their families deserve" in first["text"]
 
 
+def test_who_took_the_restrictions_off_finds_who_lifted_them(seed_index: Workspace) -> None:
+    # "took ... off" is read as "lifted" (retrieve.PHRASAL_VERBS).
+    run = trustbot(
+        *seed_index.args(), "ask", "--json", "Which body took the restrictions off the trust?"
+    )
+    first = json.loads(run.out)["citations"][0]
+    assert first["text"].startswith("NHS Improvement has lifted")
+
+
 @pytest.mark.parametrize(
     "question",
     [

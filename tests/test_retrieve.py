@@ -317,6 +317,13 @@ def test_what_a_report_claimed_answers_what_it_alleged(tmp_path: Path) -> None:
         assert index.text(hits[0].row).startswith("The Mazars report claimed"), question
 
 
+def test_a_phrasal_verb_counts_as_the_word_it_means() -> None:
+    assert ("took", "lift") in synonym_pairs("Who took the restrictions off the trust?")
+    assert ("taken", "remove") in synonym_pairs("Which body has taken some conditions away?")
+    assert ("let", "lift") in synonym_pairs("Has the regulator let the trust off?")
+    assert not any(w == "took" for w, _ in synonym_pairs("Who took over as chief executive?"))
+
+
 def test_a_role_synonym_counts_as_the_question_word(answerer: Answerer) -> None:
     r = retrieve(answerer.index, answerer.embedder, "Did the CEO find it encouraging?")
     assert texts(answerer, [r.hits[0].row])[0].startswith("Jane Smith, the chief executive")

@@ -550,14 +550,30 @@ def _synonym_stems() -> dict[str, tuple[str, ...]]:
     return table
 
 
+# Phrasal verbs read as one word: (the verb's forms, its particle, the word it means). "Who took
+# the conditions off the trust?" asks who lifted them.
+PHRASAL_VERBS = (
+    ("take|takes|took|taken|taking", "off|away", "lift"),
+    ("let|lets|letting", "off", "lift"),
+    ("come|comes|came|coming", "off", "lift"),
+)
+_PHRASAL = tuple(
+    (re.compile(rf"\b({verb})\b(?:\s+[\w'’-]+){{0,3}}?\s+(?:{particle})\b", re.I), word)
+    for verb, particle, word in PHRASAL_VERBS
+)
+
+
 def synonym_pairs(question: str) -> list[tuple[str, str]]:
-    """(word in the question, other wording) pairs from ``SYNONYMS``."""
+    """(word in the question, other wording) pairs from ``SYNONYMS`` and ``PHRASAL_VERBS``."""
     table = _synonym_stems()
     pairs: list[tuple[str, str]] = []
     words = re.findall(r"[\w'’]+", question)
     for word in words:
         for stem in text_tokens(word):
             pairs += [(word, form) for form in table.get(stem, ())]
+    for pattern, meant in _PHRASAL:
+        for m in pattern.finditer(question):
+            pairs += [(m.group(1), form) for form in (meant, *SYNONYMS[meant])]
     return list(dict.fromkeys(pairs))
 
 
