@@ -82,6 +82,14 @@ def test_who_took_the_restrictions_off_finds_who_lifted_them(seed_index: Workspa
     assert first["text"].startswith("NHS Improvement has lifted")
 
 
+def test_who_flagged_the_areas_is_answered_by_who_highlighted_them(seed_index: Workspace) -> None:
+    # "areas highlighted by the Care Quality Commission": "flagged" holds every word.
+    question = "Which watchdog flagged the areas covered by the remaining conditions?"
+    answer = json.loads(trustbot(*seed_index.args(), "ask", "--json", question).out)
+    assert answer["answered"] is True
+    assert "highlighted by the Care Quality Commission" in answer["citations"][0]["text"]
+
+
 @pytest.mark.parametrize(
     "question",
     [

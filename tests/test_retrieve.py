@@ -324,6 +324,11 @@ def test_a_phrasal_verb_counts_as_the_word_it_means() -> None:
     assert not any(w == "took" for w, _ in synonym_pairs("Who took over as chief executive?"))
 
 
+def test_flagged_counts_as_highlighted_and_rescinded_as_lifted() -> None:
+    assert ("flag", "highlight") in synonym_pairs("What did the inspectors flag up?")
+    assert ("rescinded", "lift") in synonym_pairs("Which conditions were rescinded?")
+
+
 def test_a_role_synonym_counts_as_the_question_word(answerer: Answerer) -> None:
     r = retrieve(answerer.index, answerer.embedder, "Did the CEO find it encouraging?")
     assert texts(answerer, [r.hits[0].row])[0].startswith("Jane Smith, the chief executive")

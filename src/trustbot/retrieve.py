@@ -502,7 +502,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 # Words news reports and their readers use for the same thing: each word of a group also counts
 # where any other one is (verbs, their nouns and adjectives are separate words to the stemmer).
 SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("lift", "ease", "remove", "scrap", "relax", "withdraw", "drop"),
+    ("lift", "ease", "remove", "scrap", "relax", "withdraw", "drop", "rescind", "revoke", "waive"),
     ("impose", "place"),
     ("condition", "restriction", "requirement", "undertaking", "sanction"),
     ("death", "die", "dying", "fatality", "dead", "killed"),
@@ -527,6 +527,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("demonstrate", "prove", "indicate", "reveal"),
     ("reinforce", "support", "strengthen", "bolster", "endorse"),
     ("claim", "allege", "accuse"),
+    ("highlight", "flag"),
 )
 
 
