@@ -118,6 +118,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # and after each, not read: 3 of 160 answered (blind221), the same on the final code.
             *("blind217", "blind218", "blind219", "blind220", "blind222", "blind223"),
             "blind224",
+            # Round twenty-eight's eight, run once on round twenty-seven's code before any change
+            # and after each, not read: none of their 160 answered, the same on the final code.
+            *("blind225", "blind226", "blind227", "blind228", "blind229", "blind230"),
+            *("blind231", "blind232"),
         )
     ]
     + [
@@ -570,6 +574,20 @@ def test_off_topic_questions_are_always_abstained(
         ("blind222/paraphrases.jsonl", 0.83, 0.78),
         ("blind223/paraphrases.jsonl", 0.90, 0.85),
         ("blind224/paraphrases.jsonl", 0.78, 0.70),
+        # Round twenty-eight's eight, run once on round twenty-seven's code before any change and
+        # after each, not read (before -> the final code): blind225 0.633 / 0.517 -> 0.650 /
+        # 0.517, blind226 0.833 / 0.800 -> the same, blind227 0.833 / 0.817 -> the same, blind228
+        # 0.817 / 0.650 -> 0.833 / 0.667, blind229 0.883 / 0.817 -> 0.900 / 0.817, blind230 0.933
+        # / 0.933 -> the same, blind231 0.967 / 0.950 -> the same, blind232 0.850 / 0.783 ->
+        # 0.867 / 0.783.
+        ("blind225/paraphrases.jsonl", 0.63, 0.50),
+        ("blind226/paraphrases.jsonl", 0.81, 0.78),
+        ("blind227/paraphrases.jsonl", 0.81, 0.80),
+        ("blind228/paraphrases.jsonl", 0.81, 0.65),
+        ("blind229/paraphrases.jsonl", 0.88, 0.80),
+        ("blind230/paraphrases.jsonl", 0.91, 0.91),
+        ("blind231/paraphrases.jsonl", 0.95, 0.93),
+        ("blind232/paraphrases.jsonl", 0.85, 0.76),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -593,25 +611,31 @@ def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> No
     # blind201-blind208, 10,909 and 10,287 of 12,654. Round twenty-six (which body, the
     # regulator's move): 10,948 and 10,325 of those; with blind209-blind216, 11,381 and 10,735
     # of 13,134. Round twenty-seven (claimed, alleged, accused): 11,394 and 10,749 of those; with
-    # blind217-blind224, 11,799 and 11,133 of 13,614.
+    # blind217-blind224, 11,799 and 11,133 of 13,614. Round twenty-eight (what a post holder
+    # says, phrasal verbs, flagged): 11,862 and 11,195 of those; with blind225-blind232, 12,271
+    # and 11,572 of 14,094.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 13614 and first >= 11770 and right >= 11105
+    assert total == 14094 and first >= 12240 and right >= 11540
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
 # blind141's volunteer driver asks in three to five words ("What sort of trust is it?", "What got
 # lifted?"), and 8 of its 60 have the right sentence lower (0.867, round sixteen, on the code
 # before and after its change).
-R_AT_5 = {"blind141/paraphrases.jsonl": 0.85}
+# blind225's crime novelist asks indirectly, in images of their own (not read): 54 of its 60 have
+# the right sentence among the first five (0.900, round twenty-eight, before and after its
+# changes).
+R_AT_5 = {"blind141/paraphrases.jsonl": 0.85, "blind225/paraphrases.jsonl": 0.88}
 
 
 def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
+    # With round twenty-eight's blind225-blind232: 3,579 of 4,678 (0.765; 124 of their 160).
     # With round twenty-seven's blind217-blind224: 3,455 of 4,518 (0.765; 130 of their 160).
     # Round twenty-six's rules (an exact date, a deficit, what befell those to blame, who
     # chairs, who came before): 3,325 of 4,358 with blind209-blind216 (0.763; 97 of their 160
@@ -633,7 +657,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 4518 and abstained / total >= 0.74
+    assert total >= 4678 and abstained / total >= 0.74
 
 
 @pytest.fixture(scope="module")
