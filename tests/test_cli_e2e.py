@@ -83,7 +83,7 @@ def test_who_took_the_restrictions_off_finds_who_lifted_them(seed_index: Workspa
 
 
 def test_who_flagged_the_areas_is_answered_by_who_highlighted_them(seed_index: Workspace) -> None:
-    # "areas highlighted by the Care Quality Commission": "flagged" holds every word.
+    # The article says "areas highlighted by the Care Quality Commission"; flagged = highlighted.
     question = "Which watchdog flagged the areas covered by the remaining conditions?"
     answer = json.loads(trustbot(*seed_index.args(), "ask", "--json", question).out)
     assert answer["answered"] is True
