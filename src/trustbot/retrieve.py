@@ -130,6 +130,29 @@ class Candidates:
 # ---------------------------------------------------------------------------------------------
 # Question types and what answers them
 
+# A job title: what answers a role question ("chief executive", "regional director").
+TITLE = re.compile(
+    r"\b(?:(?:deputy|acting|interim|former|regional|national|medical|finance|managing|nursing|"
+    r"operating|vice|prime|shadow|senior|junior|assistant|associate|health|foreign|home)\s+)*"
+    r"(?:chief\s+(?:executive|officer|operating\s+officer|nurse|inspector|constable)|chief|"
+    r"executive|director|chair(?:man|woman|person)?|president|secretary|minister|chancellor|"
+    r"governor|manager|officer|head|leader|editor|commissioner|spokes(?:man|woman|person)|"
+    r"founder|inspector|ceo|mp|mayor|councillor|professor|doctor|surgeon|nurse|consultant|"
+    r"lawyer|solicitor|barrister|judge|ambassador|advis[eo]r|analyst|captain|king|queen|prince|"
+    r"princess|emperor|duke|bishop|pope|admiral|trustee|registrar|psychiatrist|clinician|"
+    r"superintendent)s?\b",
+    re.I,
+)
+# A who-question whose subject is someone's post asks what that person said of others ("Who does
+# the CEO say the trust is being built for?": "our patients and their families"), not for a name.
+_POST_SUBJECT = re.compile(
+    r"\bwhom?\s+(?:do|does|did|will|would|could|can|should)\s+(?:\S+\s+){0,2}?"
+    r"(?:boss|" + TITLE.pattern + r")\s+(?:\w+\s+)?(?:say|said|says|think|thinks|thought|believe"
+    r"|believes|want|wants|wanted|hope|hopes|mean|means|meant|expect|expects|reckon|reckons|feel"
+    r"|feels)\b",
+    re.I,
+)
+
 _KIND_PATTERNS = (
     # "How many" asks for a count: not a sum of money, a year or a percentage.
     ("count", re.compile(r"\bhow\s+many\b|\bwhat\s+number\s+of\b", re.I)),
@@ -148,6 +171,8 @@ _KIND_PATTERNS = (
             re.I,
         ),
     ),
+    # Before "who": "Who does the CEO say ...?" asks what a post holder said, seldom a name.
+    ("other", _POST_SUBJECT),
     # "Which regulator has lifted ...?", "Which body put those conditions on the trust?": a name
     # answers these too.
     (
@@ -175,19 +200,6 @@ _KIND_PATTERNS = (
             re.I,
         ),
     ),
-)
-# A job title: what answers a role question ("chief executive", "regional director").
-TITLE = re.compile(
-    r"\b(?:(?:deputy|acting|interim|former|regional|national|medical|finance|managing|nursing|"
-    r"operating|vice|prime|shadow|senior|junior|assistant|associate|health|foreign|home)\s+)*"
-    r"(?:chief\s+(?:executive|officer|operating\s+officer|nurse|inspector|constable)|chief|"
-    r"executive|director|chair(?:man|woman|person)?|president|secretary|minister|chancellor|"
-    r"governor|manager|officer|head|leader|editor|commissioner|spokes(?:man|woman|person)|"
-    r"founder|inspector|ceo|mp|mayor|councillor|professor|doctor|surgeon|nurse|consultant|"
-    r"lawyer|solicitor|barrister|judge|ambassador|advis[eo]r|analyst|captain|king|queen|prince|"
-    r"princess|emperor|duke|bishop|pope|admiral|trustee|registrar|psychiatrist|clinician|"
-    r"superintendent)s?\b",
-    re.I,
 )
 NUMBER = re.compile(
     r"[$£€¥]?\d(?:[\d,.]*\d)?(?:%|m|bn|k)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven"
@@ -234,24 +246,11 @@ _TELLS_COMMISSION = re.compile(
 NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]+|\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
 
 
-# A who-question whose subject is someone's post asks what that person said of others ("Who does
-# the CEO say the trust is being built for?": "our patients and their families"), not for a name.
-_POST_SUBJECT = re.compile(
-    r"\bwhom?\s+(?:do|does|did|will|would|could|can|should)\s+(?:\S+\s+){0,2}?"
-    r"(?:boss|" + TITLE.pattern + r")\s+(?:\w+\s+)?(?:say|said|says|think|thinks|thought|believe"
-    r"|believes|want|wants|wanted|hope|hopes|mean|means|meant|expect|expects|reckon|reckons|feel"
-    r"|feels)\b",
-    re.I,
-)
-
-
 def question_kind(question: str) -> str:
     """``count`` (how many), ``number`` (how much/long ...), ``when``, ``who``, ``role`` (what
     job), ``where`` or ``other``."""
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(question):
-            if kind == "who" and _POST_SUBJECT.search(question):
-                return "other"
             return kind
     return "other"
 
