@@ -82,6 +82,14 @@ def test_who_took_the_restrictions_off_finds_who_lifted_them(seed_index: Workspa
     assert first["text"].startswith("NHS Improvement has lifted")
 
 
+def test_who_put_the_undertakings_on_finds_where_they_were_placed(seed_index: Workspace) -> None:
+    # "put ... on" is read as "imposed" (retrieve.PHRASAL_VERBS): "the undertakings placed on
+    # Southern Health by NHSI in 2016", not the ones the trust "remains subject to".
+    question = "Which organisation put the undertakings on the trust to start with?"
+    first = json.loads(trustbot(*seed_index.args(), "ask", "--json", question).out)["citations"][0]
+    assert first["text"].startswith("This report was commissioned as part of the undertakings")
+
+
 def test_who_flagged_the_areas_is_answered_by_who_highlighted_them(seed_index: Workspace) -> None:
     # The article says "areas highlighted by the Care Quality Commission"; flagged = highlighted.
     question = "Which watchdog flagged the areas covered by the remaining conditions?"

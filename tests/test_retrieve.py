@@ -322,6 +322,9 @@ def test_a_phrasal_verb_counts_as_the_word_it_means() -> None:
     assert ("taken", "remove") in synonym_pairs("Which body has taken some conditions away?")
     assert ("let", "lift") in synonym_pairs("Has the regulator let the trust off?")
     assert not any(w == "took" for w, _ in synonym_pairs("Who took over as chief executive?"))
+    assert ("put", "impose") in synonym_pairs("Who put the conditions on the trust?")
+    assert ("slapped", "place") in synonym_pairs("When were they slapped onto the trust?")
+    assert not any(w == "put" for w, _ in synonym_pairs("What did they put in place?"))
 
 
 def test_flagged_counts_as_highlighted_and_rescinded_as_lifted() -> None:

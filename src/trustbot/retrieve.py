@@ -556,6 +556,7 @@ PHRASAL_VERBS = (
     ("take|takes|took|taken|taking", "off|away", "lift"),
     ("let|lets|letting", "off", "lift"),
     ("come|comes|came|coming", "off", "lift"),
+    ("put|puts|putting|slap|slaps|slapped|slapping", "on|onto", "impose"),
 )
 _PHRASAL = tuple(
     (re.compile(rf"\b({verb})\b(?:\s+[\w'’-]+){{0,3}}?\s+(?:{particle})\b", re.I), word)
