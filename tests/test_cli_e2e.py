@@ -90,6 +90,15 @@ def test_who_put_the_undertakings_on_finds_where_they_were_placed(seed_index: Wo
     assert first["text"].startswith("This report was commissioned as part of the undertakings")
 
 
+def test_words_that_say_nothing_of_the_topic_do_not_sink_the_answer(seed_index: Workspace) -> None:
+    # "exactly" and "them" are held nowhere; as terms they pulled the coverage of the answer down
+    # until the question was refused.
+    question = "What day were they lifted on, and what exactly came off them?"
+    answer = json.loads(trustbot(*seed_index.args(), "ask", "--json", question).out)
+    assert answer["answered"] is True
+    assert "lifted on Tuesday" in answer["citations"][0]["text"]
+
+
 def test_who_flagged_the_areas_is_answered_by_who_highlighted_them(seed_index: Workspace) -> None:
     # The article says "areas highlighted by the Care Quality Commission"; flagged = highlighted.
     question = "Which watchdog flagged the areas covered by the remaining conditions?"

@@ -26,6 +26,7 @@ from trustbot.retrieve import (
     acronym_links,
     answer_near,
     candidates,
+    content_terms,
     is_agent,
     new_answers,
     paragraph_rows,
@@ -325,6 +326,13 @@ def test_a_phrasal_verb_counts_as_the_word_it_means() -> None:
     assert ("put", "impose") in synonym_pairs("Who put the conditions on the trust?")
     assert ("slapped", "place") in synonym_pairs("When were they slapped onto the trust?")
     assert not any(w == "put" for w, _ in synonym_pairs("What did they put in place?"))
+
+
+def test_asides_and_pronouns_say_nothing_of_the_topic() -> None:
+    # Held nowhere, they weighed on the coverage of every sentence that held the rest.
+    assert content_terms("What exactly has the regulator taken off them, just those two?") == [
+        "regul", "taken", "off", "two"
+    ]  # fmt: skip
 
 
 def test_flagged_counts_as_highlighted_and_rescinded_as_lifted() -> None:

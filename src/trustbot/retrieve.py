@@ -589,6 +589,9 @@ _QUESTION_WORDS = (
     "what which who whom whose when where why how whether did do does doing done is are was were "
     "be been being am have has had having can could would will shall should may might must "
     "many much tell me please there their they it its about "
+    # Words the stop words leave that say nothing of a topic: as unheld terms they weighed on
+    # coverage ("What did they take off them, exactly?").
+    "them those just actually exactly "
     # A title before a name says nothing the name does not ("Mr Broughton"); as a word the index
     # never holds, it made a question look like one about somebody else.
     "mr mrs ms mx dr prof cllr"
