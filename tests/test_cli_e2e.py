@@ -99,6 +99,13 @@ def test_words_that_say_nothing_of_the_topic_do_not_sink_the_answer(seed_index: 
     assert "lifted on Tuesday" in answer["citations"][0]["text"]
 
 
+def test_how_far_along_asks_how_they_are_getting_on(seed_index: Workspace) -> None:
+    # Not a distance: the chief executive's "we are well on our way", not a number.
+    question = "How far along does he think the trust is now?"
+    first = json.loads(trustbot(*seed_index.args(), "ask", "--json", question).out)["citations"][0]
+    assert "well on our way" in first["text"]
+
+
 def test_who_flagged_the_areas_is_answered_by_who_highlighted_them(seed_index: Workspace) -> None:
     # The article says "areas highlighted by the Care Quality Commission"; flagged = highlighted.
     question = "Which watchdog flagged the areas covered by the remaining conditions?"

@@ -95,6 +95,9 @@ def texts(a: Answerer, rows: list[int]) -> list[str]:
         ("Which post does she hold?", "role"),
         ("Who holds the post of chief executive?", "who"),
         ("So is the job done?", "other"),
+        # How far along they are is how they are getting on; how far away is a distance.
+        ("How far along does he think they are?", "other"),
+        ("How far is Southampton from London?", "number"),
         ("What did the regulator lift?", "other"),
         # Asked which body, the answer is a name too.
         ("Which regulator has eased some of the conditions?", "who"),

@@ -154,6 +154,8 @@ _POST_SUBJECT = re.compile(
 )
 
 _KIND_PATTERNS = (
+    # "How far along are they?" asks how they are getting on, not a distance.
+    ("other", re.compile(r"\bhow\s+far\s+(?:along|on)\b", re.I)),
     # "How many" asks for a count: not a sum of money, a year or a percentage.
     ("count", re.compile(r"\bhow\s+many\b|\bwhat\s+number\s+of\b", re.I)),
     (
