@@ -122,6 +122,10 @@ def answers_off_topic(split: str, answered: int) -> Any:
             # and after each, not read: none of their 160 answered, the same on the final code.
             *("blind225", "blind226", "blind227", "blind228", "blind229", "blind230"),
             *("blind231", "blind232"),
+            # Round twenty-nine's eight, run once on round twenty-eight's code before any change
+            # and after each, not read: 2 of 160 answered (blind234 1, blind238 1), the same on
+            # the final code.
+            *("blind233", "blind235", "blind236", "blind237", "blind239", "blind240"),
         )
     ]
     + [
@@ -219,6 +223,8 @@ def answers_off_topic(split: str, answered: int) -> Any:
         # A carers' group leader: "How do we register one of our members for a carer's
         # assessment?" finds "We know we still have more to do" ("we", "our" are its words).
         answers_off_topic("blind221", 3),
+        answers_off_topic("blind234", 1),
+        answers_off_topic("blind238", 1),
     ],
 )
 def test_off_topic_questions_are_always_abstained(
@@ -588,6 +594,20 @@ def test_off_topic_questions_are_always_abstained(
         ("blind230/paraphrases.jsonl", 0.91, 0.91),
         ("blind231/paraphrases.jsonl", 0.95, 0.93),
         ("blind232/paraphrases.jsonl", 0.85, 0.76),
+        # Round twenty-nine's eight, run once on round twenty-eight's code before any change and
+        # after each, not read (before -> the final code): blind233 0.867 / 0.817 -> 0.867 /
+        # 0.833, blind234 0.917 / 0.833 -> the same, blind235 0.867 / 0.817 -> the same, blind236
+        # 0.850 / 0.800 -> the same, blind237 0.817 / 0.683 -> 0.817 / 0.700, blind238 0.917 /
+        # 0.900 -> the same, blind239 0.783 / 0.683 -> 0.800 / 0.717, blind240 0.850 / 0.600 ->
+        # the same.
+        ("blind233/paraphrases.jsonl", 0.85, 0.81),
+        ("blind234/paraphrases.jsonl", 0.90, 0.81),
+        ("blind235/paraphrases.jsonl", 0.85, 0.80),
+        ("blind236/paraphrases.jsonl", 0.83, 0.78),
+        ("blind237/paraphrases.jsonl", 0.80, 0.68),
+        ("blind238/paraphrases.jsonl", 0.90, 0.88),
+        ("blind239/paraphrases.jsonl", 0.78, 0.70),
+        ("blind240/paraphrases.jsonl", 0.83, 0.58),
     ],
 )
 def test_paraphrases_of_the_bundled_article(
@@ -613,12 +633,13 @@ def test_every_paraphrase_set_together(bundled: dict[str, dict[str, Any]]) -> No
     # of 13,134. Round twenty-seven (claimed, alleged, accused): 11,394 and 10,749 of those; with
     # blind217-blind224, 11,799 and 11,133 of 13,614. Round twenty-eight (what a post holder
     # says, phrasal verbs, flagged): 11,862 and 11,195 of those; with blind225-blind232, 12,271
-    # and 11,572 of 14,094.
+    # and 11,572 of 14,094. Round twenty-nine (put on, words that say nothing, how far along):
+    # 12,362 and 11,715 of those; with blind233-blind240, 12,775 and 12,087 of 14,574.
     sets = [m for name, m in bundled.items() if name.endswith("/paraphrases.jsonl")]
     total = sum(m["answerable"] for m in sets)
     first = sum(round(m["p_at_1"] * m["answerable"]) for m in sets)
     right = sum(round(m["answered_right"] * m["answerable"]) for m in sets)
-    assert total == 14094 and first >= 12240 and right >= 11540
+    assert total == 14574 and first >= 12740 and right >= 12050
 
 
 # The right sentence is among the first five for at least 90% of a set's questions, except:
@@ -635,6 +656,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     bundled: dict[str, dict[str, Any]],
 ) -> None:
     # On topic but absent ("How many patients died?"): hard, since every word is the story's.
+    # With round twenty-nine's blind233-blind240: 3,698 of 4,838 (0.764; 117 of their 160).
     # With round twenty-eight's blind225-blind232: 3,579 of 4,678 (0.765; 124 of their 160).
     # With round twenty-seven's blind217-blind224: 3,455 of 4,518 (0.765; 130 of their 160).
     # Round twenty-six's rules (an exact date, a deficit, what befell those to blame, who
@@ -657,7 +679,7 @@ def test_questions_the_article_does_not_answer_are_often_abstained(
     absent = [m for name, m in bundled.items() if name.endswith("/absent.jsonl")]
     total = sum(m["unanswerable"] for m in absent)
     abstained = sum(round(m["abstain_rate"] * m["unanswerable"]) for m in absent)
-    assert total >= 4678 and abstained / total >= 0.74
+    assert total >= 4838 and abstained / total >= 0.74
 
 
 @pytest.fixture(scope="module")
