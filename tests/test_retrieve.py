@@ -331,7 +331,7 @@ def test_a_phrasal_verb_counts_as_the_word_it_means() -> None:
     assert not any(w == "put" for w, _ in synonym_pairs("What did they put in place?"))
 
 
-def test_asides_and_pronouns_say_nothing_of_the_topic() -> None:
+def test_words_that_say_nothing_of_a_topic_are_not_terms() -> None:
     # Held nowhere, they weighed on the coverage of every sentence that held the rest.
     assert content_terms("What exactly has the regulator taken off them, just those two?") == [
         "regul", "taken", "off", "two"
